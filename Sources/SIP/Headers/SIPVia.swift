@@ -1,0 +1,102 @@
+/// One `Via` element: `SIP/2.0/UDP host:port;branch=z9hG4bK…;received=…;rport=…`.
+public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
+    /// Transport in upper case: `UDP`, `TCP`, `TLS`, `SCTP`, `WS`, …
+    public var transport: String
+    public var host: String
+    public var port: UInt16?
+    public var parameters: SIPParameters
+
+    public init(transport: String, host: String, port: UInt16? = nil, branch: String? = nil, parameters: SIPParameters = []) {
+        self.transport = transport.uppercased()
+        self.host = host
+        self.port = port
+        self.parameters = parameters
+        if let branch { self.parameters.set("branch", branch) }
+    }
+
+    public var branch: String? {
+        get { parameters["branch"] ?? nil }
+        set { if let newValue { parameters.set("branch", newValue) } else { parameters.remove("branch") } }
+    }
+
+    /// The `received` parameter: the source address the next hop saw.
+    public var received: String? {
+        get { parameters["received"] ?? nil }
+        set { if let newValue { parameters.set("received", newValue) } else { parameters.remove("received") } }
+    }
+
+    /// RFC 3581: `;rport` without a value asks the server to fill it in.
+    public var rportRequested: Bool { parameters.contains("rport") }
+
+    /// RFC 3581: the source port the server saw, once filled in.
+    public var rport: UInt16? {
+        get { (parameters["rport"] ?? nil).flatMap { UInt16($0) } }
+        set { parameters.set("rport", newValue.map { String($0) }) }
+    }
+
+    /// True when the branch carries the RFC 3261 magic cookie.
+    public var hasRFC3261Branch: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
+
+    public var description: String {
+        var out = "SIP/2.0/"
+        out += transport
+        out += " "
+        out += host
+        if let port {
+            out += ":"
+            out += String(port)
+        }
+        out += parameters.description
+        return out
+    }
+
+    public init(parsing text: String) throws(SIPSyntaxError) {
+        self = try withUTF8Bytes(text) { (b: UnsafeBufferPointer<UInt8>) throws(SIPSyntaxError) -> SIPVia in
+            try SIPVia.parse(b, 0..<b.count)
+        }
+    }
+
+    /// via-parm = sent-protocol LWS sent-by *( SEMI via-params ), LWS allowed around `/`.
+    static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPSyntaxError) -> SIPVia {
+        var reader = ByteReader(b, range: r)
+        reader.skipWhitespace()
+        guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
+              reader.consume(ASCII.slash), let version = reader.readToken(), reader.bytesEqual(version, ignoringCase: "2.0"),
+              reader.consume(ASCII.slash), let transport = reader.readToken()
+        else { throw SIPSyntaxError("bad sent-protocol") }
+        let before = reader.pos
+        reader.skipWhitespace()
+        guard reader.pos > before else { throw SIPSyntaxError("missing sent-by") }
+        let (host, port) = try parseHostPort(&reader)
+        let params = try SIPParameters.parse(
+            &reader, allowWhitespace: true, maxCount: SIPURI.maxParameters, isValueChar: SIPParameters.isHeaderValueChar)
+        reader.skipWhitespace()
+        guard reader.atEnd else { throw SIPSyntaxError("unexpected text after Via parameters") }
+        var via = SIPVia(transport: reader.string(transport), host: host, port: port)
+        via.parameters = params
+        return via
+    }
+
+    /// host [ COLON port ] where host is a name, IPv4 address or `[IPv6]`.
+    static func parseHostPort(_ reader: inout ByteReader) throws(SIPSyntaxError) -> (String, UInt16?) {
+        let b = reader.bytes
+        let start = reader.pos
+        if reader.peek(ASCII.openBracket) {
+            reader.advance()
+            let inner = reader.read { ASCII.isHexDigit($0) || $0 == ASCII.colon || $0 == ASCII.dot }
+            guard reader.consume(ASCII.closeBracket, allowingWhitespace: false), inner.count >= 2 else {
+                throw SIPSyntaxError("malformed IPv6 reference")
+            }
+        } else {
+            let name = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.minus || $0 == ASCII.dot || $0 == 95 }
+            guard URIEscaping.isValidHostName(b, name) else { throw SIPSyntaxError("invalid host") }
+        }
+        let host = reader.string(start..<reader.pos)
+        var port: UInt16?
+        if reader.consume(ASCII.colon) {
+            guard let p = reader.readNumber(max: 65535) else { throw SIPSyntaxError("invalid port") }
+            port = UInt16(p)
+        }
+        return (host, port)
+    }
+}

@@ -1,0 +1,456 @@
+/// Parses SIP messages straight from bytes.
+///
+/// Two framings share one parser: a datagram holds exactly one message (`Content-Length`
+/// may be absent, the rest of the datagram is then the body), and a stream needs
+/// `Content-Length` to find where a message ends (see `SIPStreamParser`). CRLF keep-alives
+/// before a message are skipped. Every failure is a `SIPParseError` with a reason; limits
+/// bound the memory and time any input can cost.
+public enum SIPParser {
+    public struct Limits: Sendable, Equatable {
+        /// Largest message (start line, headers and body), in bytes.
+        public var maxMessageSize: Int
+        /// Most header fields (lines, not list elements).
+        public var maxHeaderCount: Int
+        /// Longest header field, continuation lines included, in bytes.
+        public var maxHeaderLineLength: Int
+        /// Deepest nesting of comments and brackets inside a header value.
+        public var maxNestingDepth: Int
+
+        public init(maxMessageSize: Int = 65_536, maxHeaderCount: Int = 256, maxHeaderLineLength: Int = 8_192, maxNestingDepth: Int = 16) {
+            self.maxMessageSize = maxMessageSize
+            self.maxHeaderCount = maxHeaderCount
+            self.maxHeaderLineLength = maxHeaderLineLength
+            self.maxNestingDepth = maxNestingDepth
+        }
+
+        public static let `default` = Limits()
+    }
+
+    /// Parses one message from a datagram.
+    public static func parseDatagram(_ bytes: UnsafeRawBufferPointer, limits: Limits = .default) throws(SIPParseError) -> SIPMessage {
+        let b = bytes.bindMemory(to: UInt8.self)
+        let start = skipKeepAlive(b, from: 0)
+        guard start < b.count else { throw SIPParseError(.empty, "Empty message") }
+        let region = UnsafeBufferPointer(rebasing: b[start...])
+        let head = try parseHead(region, limits: limits, datagram: true)
+        let bodyAvailable = region.count - head.headEnd
+        var bodyLength = bodyAvailable
+        if let declared = head.contentLength {
+            guard declared <= bodyAvailable else {
+                throw head.error(.contentLengthExceedsMessage, "Content-Length larger than the message", region)
+            }
+            bodyLength = declared
+        }
+        guard head.headEnd + bodyLength <= limits.maxMessageSize else {
+            throw head.error(.messageTooLarge, "Message too large", region)
+        }
+        return head.message(region, bodyLength: bodyLength)
+    }
+
+    public static func parseDatagram(_ bytes: [UInt8], limits: Limits = .default) throws(SIPParseError) -> SIPMessage {
+        let result: Result<SIPMessage, SIPParseError> = bytes.withUnsafeBytes { raw in
+            do throws(SIPParseError) { return .success(try parseDatagram(raw, limits: limits)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// Parses a message from text with datagram framing (handy in tests and tools).
+    public static func parse(_ text: String, limits: Limits = .default) throws(SIPParseError) -> SIPMessage {
+        try parseDatagram(Array(text.utf8), limits: limits)
+    }
+
+    /// Index of the first byte after any leading CRLF / LF keep-alives.
+    static func skipKeepAlive(_ b: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var i = from
+        while i < b.count {
+            if b[i] == ASCII.lf {
+                i += 1
+            } else if b[i] == ASCII.cr, i + 1 < b.count, b[i + 1] == ASCII.lf {
+                i += 2
+            } else {
+                break
+            }
+        }
+        return i
+    }
+
+    /// Offset just past the empty line that ends the headers (LF LF, CRLF CRLF or a mix),
+    /// searching from `from`; `nil` when it is not in the buffer yet.
+    static func findEndOfHeaders(_ b: UnsafeBufferPointer<UInt8>, from: Int, limit: Int) -> Int? {
+        var i = max(from, 0)
+        let end = min(b.count, limit)
+        while i < end {
+            if b[i] == ASCII.lf {
+                if i + 1 < b.count, b[i + 1] == ASCII.lf { return i + 2 }
+                if i + 2 < b.count, b[i + 1] == ASCII.cr, b[i + 2] == ASCII.lf { return i + 3 }
+            }
+            i += 1
+        }
+        return nil
+    }
+}
+
+// MARK: - The head: start line and header fields
+
+extension SIPParser {
+    struct Head {
+        var startLine: SIPStartLine?
+        var isRequest = false
+        var fields: [SIPHeaders.Field] = []
+        /// Unfolded values of fields that spanned several lines, by field index.
+        var folded: [(field: Int, bytes: [UInt8])] = []
+        var headEnd = 0
+        var contentLength: Int?
+        /// Whether Via, From, To, Call-ID and CSeq were read and the top Via, Call-ID and
+        /// CSeq parse (what a response needs to reach the client's transaction).
+        var answerable = false
+
+        /// The message, copying the head and `bodyLength` body bytes into its own storage.
+        func message(_ b: UnsafeBufferPointer<UInt8>, bodyLength: Int) -> SIPMessage {
+            let total = headEnd + bodyLength
+            var storage: [UInt8] = []
+            storage.reserveCapacity(total + folded.reduce(0) { $0 + $1.bytes.count })
+            storage.append(contentsOf: UnsafeBufferPointer(rebasing: b[0..<total]))
+            var fields = fields
+            for f in folded {
+                fields[f.field].valueStart = UInt32(storage.count)
+                storage.append(contentsOf: f.bytes)
+                fields[f.field].valueEnd = UInt32(storage.count)
+            }
+            let body = storage[headEnd..<total]
+            // A start line is always present once parseHead has returned.
+            return SIPMessage(
+                startLine: startLine ?? .response(statusCode: 500, reasonPhrase: ""),
+                headers: SIPHeaders(storage: storage, fields: fields), body: body)
+        }
+
+        /// The headers read so far, when a response can be formed.
+        func answerableHeaders(_ b: UnsafeBufferPointer<UInt8>) -> SIPHeaders? {
+            guard answerable, isRequest else { return nil }
+            return message(b, bodyLength: 0).headers
+        }
+
+        func error(_ kind: SIPParseError.Kind, _ reason: String, _ b: UnsafeBufferPointer<UInt8>) -> SIPParseError {
+            SIPParseError(kind, reason, headers: answerableHeaders(b), isRequest: isRequest)
+        }
+    }
+
+    /// Parses the start line and headers of the message at the start of `b`.
+    static func parseHead(_ b: UnsafeBufferPointer<UInt8>, limits: Limits, datagram: Bool) throws(SIPParseError) -> Head {
+        var head = Head()
+        head.fields.reserveCapacity(16)
+        var firstError: SIPParseError?
+        let end = b.count
+
+        // Start line.
+        let firstLineEnd = lineEnd(b, from: 0, end: end)
+        guard firstLineEnd.contentEnd <= limits.maxHeaderLineLength else {
+            throw SIPParseError(.headerTooLong, "Start line too long")
+        }
+        head.isRequest = !startsWith(b, 0, "SIP/")
+        do {
+            head.startLine = try parseStartLine(b, 0..<firstLineEnd.contentEnd)
+        } catch {
+            firstError = error
+        }
+
+        // Header fields.
+        var pos = firstLineEnd.next
+        var sawEmptyLine = false
+        var current: (name: Range<Int>, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
+
+        func finish() throws(SIPParseError) {
+            guard let c = current else { return }
+            current = nil
+            guard head.fields.count < limits.maxHeaderCount else {
+                throw SIPParseError(.tooManyHeaders, "Too many header fields")
+            }
+            var field = SIPHeaders.Field(
+                nameStart: UInt32(c.name.lowerBound), nameEnd: UInt32(c.name.upperBound),
+                valueStart: UInt32(c.valueStart), valueEnd: UInt32(c.valueEnd),
+                known: SIPHeaderName.lookup(b, c.name) ?? SIPHeaders.Field.unknown)
+            if c.folded {
+                let unfolded = unfold(b, c.valueStart..<c.valueEnd)
+                if c.highBit, !unfolded.withUnsafeBufferPointer({ ASCII.isValidUTF8($0, 0..<$0.count) }) {
+                    if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
+                    return
+                }
+                head.folded.append((head.fields.count, unfolded))
+            } else {
+                var ve = c.valueEnd
+                while ve > c.valueStart, ASCII.isWhitespace(b[ve - 1]) { ve -= 1 }
+                field.valueEnd = UInt32(ve)
+                if c.highBit, !ASCII.isValidUTF8(b, c.valueStart..<ve) {
+                    if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
+                    return
+                }
+            }
+            head.fields.append(field)
+        }
+
+        while pos < end {
+            let line = lineEnd(b, from: pos, end: end)
+            if line.contentEnd == pos {
+                // The empty line ends the headers (a bare end of datagram does too).
+                try finish()
+                sawEmptyLine = line.next > pos
+                pos = line.next
+                break
+            }
+            if ASCII.isWhitespace(b[pos]) {
+                // Continuation of the previous field's value.
+                guard var c = current else {
+                    if firstError == nil { firstError = SIPParseError(.malformedHeaderLine, "Continuation line without a header") }
+                    pos = line.next
+                    continue
+                }
+                c.folded = true
+                switch scanValue(b, pos..<line.contentEnd) {
+                case .bad:
+                    if firstError == nil { firstError = SIPParseError(.invalidCharacter, "Control character in header value") }
+                case .highBit: c.highBit = true
+                case .ascii: break
+                }
+                c.valueEnd = line.contentEnd
+                guard c.valueEnd - c.name.lowerBound <= limits.maxHeaderLineLength else {
+                    throw SIPParseError(.headerTooLong, "Header field too long")
+                }
+                current = c
+                pos = line.next
+                continue
+            }
+            try finish()
+            guard line.contentEnd - pos <= limits.maxHeaderLineLength else {
+                throw SIPParseError(.headerTooLong, "Header field too long")
+            }
+            // name *WS ":" *WS value
+            var i = pos
+            while i < line.contentEnd, ASCII.isTokenChar(b[i]) { i += 1 }
+            let name = pos..<i
+            while i < line.contentEnd, ASCII.isWhitespace(b[i]) { i += 1 }
+            guard !name.isEmpty, i < line.contentEnd, b[i] == ASCII.colon else {
+                if firstError == nil { firstError = SIPParseError(.malformedHeaderLine, "Malformed header line") }
+                pos = line.next
+                continue
+            }
+            i += 1
+            while i < line.contentEnd, ASCII.isWhitespace(b[i]) { i += 1 }
+            let scan = scanValue(b, i..<line.contentEnd)
+            let highBit = scan == .highBit
+            if scan == .bad {
+                if firstError == nil { firstError = SIPParseError(.invalidCharacter, "Control character in header \(String(decoding: UnsafeBufferPointer(rebasing: b[name]), as: UTF8.self))") }
+                pos = line.next
+                continue
+            }
+            current = (name, i, line.contentEnd, false, highBit)
+            pos = line.next
+        }
+        try finish()
+        head.headEnd = pos
+        if !sawEmptyLine && !datagram {
+            throw SIPParseError(.incompleteHeaders, "Headers not terminated by an empty line")
+        }
+
+        validate(&head, b, firstError: &firstError)
+        if var e = firstError {
+            e.isRequest = head.isRequest
+            e.headers = head.answerableHeaders(b)
+            throw e
+        }
+        return head
+    }
+
+    /// Checks the headers every message needs and reads Content-Length.
+    private static func validate(_ head: inout Head, _ b: UnsafeBufferPointer<UInt8>, firstError: inout SIPParseError?) {
+        func fail(_ kind: SIPParseError.Kind, _ reason: String) {
+            if firstError == nil { firstError = SIPParseError(kind, reason) }
+        }
+        var seen = [Int](repeating: -1, count: SIPHeaderName.table.count)
+        for (i, f) in head.fields.enumerated() where f.known != SIPHeaders.Field.unknown {
+            let k = Int(f.known)
+            if seen[k] >= 0, SIPHeaderName.singletons.contains(f.known) {
+                fail(.duplicateHeader(SIPHeaderName.table[k].name), "Duplicate \(SIPHeaderName.table[k].name) header")
+            }
+            if seen[k] < 0 { seen[k] = i }
+        }
+        enum Outcome<R> {
+            case absent, invalid, valid(R)
+            var value: R? { if case .valid(let v) = self { return v } else { return nil } }
+        }
+        func check<R>(_ name: SIPHeaderName, _ body: (UnsafeBufferPointer<UInt8>, Range<Int>) throws(SIPSyntaxError) -> R) -> Outcome<R> {
+            guard let k = name.known, seen[Int(k)] >= 0 else { return .absent }
+            let index = seen[Int(k)]
+            do throws(SIPSyntaxError) {
+                if let f = head.folded.first(where: { $0.field == index }) {
+                    let r: Result<R, SIPSyntaxError> = f.bytes.withUnsafeBufferPointer { fb in
+                        do throws(SIPSyntaxError) { return .success(try body(fb, 0..<fb.count)) } catch { return .failure(error) }
+                    }
+                    return .valid(try r.get())
+                }
+                return .valid(try body(b, head.fields[index].valueRange))
+            } catch {
+                if name == .contentLength {
+                    fail(.invalidContentLength, "Invalid Content-Length")
+                } else {
+                    fail(.malformedHeader(name.canonicalName), "Malformed \(name.canonicalName) header")
+                }
+                return .invalid
+            }
+        }
+
+        // Content-Length: framing depends on it.
+        let contentLength = check(.contentLength) { (b, r) throws(SIPSyntaxError) in
+            try SIPHeaderValues.parseNumber(b, r, max: UInt64(Int32.max))
+        }
+        if let cl = contentLength.value { head.contentLength = Int(cl) }
+        let topVia = check(.via) { (b, r) throws(SIPSyntaxError) in
+            try SIPVia.parse(b, try splitList(b, r).first ?? r)
+        }
+        let cseq = check(.cseq) { (b, r) throws(SIPSyntaxError) in try SIPCSeq.parse(b, r) }
+        _ = check(.from) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.parse(b, r) }
+        _ = check(.to) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.parse(b, r) }
+        let callID = check(.callID) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.validateCallID(b, r) }
+        _ = check(.maxForwards) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.parseNumber(b, r, max: 255) }
+
+        let required: [SIPHeaderName] = [.via, .from, .to, .callID, .cseq]
+        var allPresent = true
+        for name in required where seen[Int(name.known ?? 0)] < 0 {
+            fail(.missingHeader(name.canonicalName), "Missing \(name.canonicalName) header")
+            allPresent = false
+        }
+        if allPresent, topVia.value != nil, callID.value != nil, cseq.value != nil {
+            head.answerable = true
+        }
+        if case .request(let method, _) = head.startLine, let c = cseq.value, c.method != method {
+            fail(.cseqMethodMismatch, "CSeq method does not match the request method")
+        }
+    }
+
+    enum ValueScan { case ascii, highBit, bad }
+
+    /// Checks the bytes of a value line: control characters are refused unless escaped by
+    /// a backslash (a quoted-pair may carry any byte but CR and LF).
+    @inline(__always)
+    static func scanValue(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> ValueScan {
+        var result = ValueScan.ascii
+        var escaped = false
+        for k in r {
+            let ch = b[k]
+            if ch >= 0x80 {
+                result = .highBit
+            } else if !ASCII.isValueChar(ch) && !escaped {
+                return .bad
+            }
+            escaped = !escaped && ch == ASCII.backslash
+        }
+        return result
+    }
+
+    // MARK: Lines
+
+    /// The end of the line starting at `from`: where its content stops (before CR LF or LF)
+    /// and where the next line starts. A line without LF runs to `end`.
+    @inline(__always)
+    static func lineEnd(_ b: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (contentEnd: Int, next: Int) {
+        var i = from
+        while i < end {
+            if b[i] == ASCII.lf {
+                let contentEnd = (i > from && b[i - 1] == ASCII.cr) ? i - 1 : i
+                return (contentEnd, i + 1)
+            }
+            i += 1
+        }
+        return (end, end)
+    }
+
+    static func startsWith(_ b: UnsafeBufferPointer<UInt8>, _ at: Int, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard b.count - at >= n else { return false }
+        let p = literal.utf8Start
+        for k in 0..<n where ASCII.lower(b[at + k]) != ASCII.lower(p[k]) { return false }
+        return true
+    }
+
+    /// Replaces each line break and the whitespace around it with one space, and trims.
+    static func unfold(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(r.count)
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let c = b[i]
+            if c == ASCII.cr || c == ASCII.lf {
+                while let last = out.last, ASCII.isWhitespace(last) { out.removeLast() }
+                while i < r.upperBound, b[i] == ASCII.cr || b[i] == ASCII.lf || ASCII.isWhitespace(b[i]) { i += 1 }
+                if !out.isEmpty { out.append(ASCII.space) }
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+        while let last = out.last, ASCII.isWhitespace(last) { out.removeLast() }
+        return out
+    }
+
+    // MARK: Start line
+
+    static func parseStartLine(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> SIPStartLine {
+        if startsWith(b, r.lowerBound, "SIP/") {
+            // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+            var reader = ByteReader(b, range: r)
+            try parseVersion(&reader)
+            guard reader.consume(ASCII.space, allowingWhitespace: false) else {
+                throw SIPParseError(.malformedStartLine, "Malformed status line")
+            }
+            let codeStart = reader.pos
+            guard let code = reader.readNumber(max: 999), reader.pos - codeStart == 3, (100...699).contains(code) else {
+                throw SIPParseError(.invalidStatusCode, "Invalid status code")
+            }
+            var reason = ""
+            if reader.consume(ASCII.space, allowingWhitespace: false) {
+                let rest = reader.remaining
+                for i in rest where !ASCII.isValueChar(b[i]) && b[i] < 0x80 {
+                    throw SIPParseError(.malformedStartLine, "Control character in reason phrase")
+                }
+                guard ASCII.isValidUTF8(b, rest) else { throw SIPParseError(.invalidUTF8, "Invalid UTF-8 in reason phrase") }
+                reason = reader.string(rest)
+            } else if !reader.atEnd {
+                throw SIPParseError(.malformedStartLine, "Malformed status line")
+            }
+            return .response(statusCode: Int(code), reasonPhrase: reason)
+        }
+        // Request-Line = Method SP Request-URI SP SIP-Version
+        var reader = ByteReader(b, range: r)
+        guard let methodRange = reader.readToken(), reader.consume(ASCII.space, allowingWhitespace: false) else {
+            throw SIPParseError(.malformedStartLine, "Malformed request line")
+        }
+        let uriStart = reader.pos
+        var uriEnd = uriStart
+        while uriEnd < r.upperBound, b[uriEnd] != ASCII.space { uriEnd += 1 }
+        guard uriEnd > uriStart, uriEnd < r.upperBound else {
+            throw SIPParseError(.malformedStartLine, "Malformed request line")
+        }
+        reader.pos = uriEnd + 1
+        try parseVersion(&reader)
+        guard reader.atEnd else { throw SIPParseError(.malformedStartLine, "Malformed request line") }
+        let uri: SIPURI
+        do {
+            uri = try SIPURI.parse(b, uriStart..<uriEnd, allowParametersAndHeaders: true)
+        } catch {
+            throw SIPParseError(.invalidRequestURI, "Invalid Request-URI: \(error.message)")
+        }
+        return .request(method: SIPMethod(reader.string(methodRange)), uri: uri)
+    }
+
+    /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is accepted.
+    private static func parseVersion(_ reader: inout ByteReader) throws(SIPParseError) {
+        guard startsWith(reader.bytes, reader.pos, "SIP/"), reader.end - reader.pos >= 4 else {
+            throw SIPParseError(.malformedStartLine, "Malformed SIP version")
+        }
+        reader.pos += 4
+        let major = reader.readNumber(max: 999_999)
+        guard major != nil, reader.consume(ASCII.dot, allowingWhitespace: false), let minor = reader.readNumber(max: 999_999) else {
+            throw SIPParseError(.malformedStartLine, "Malformed SIP version")
+        }
+        guard major == 2, minor == 0 else { throw SIPParseError(.unsupportedVersion, "SIP Version Not Supported") }
+    }
+}

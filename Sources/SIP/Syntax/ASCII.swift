@@ -1,0 +1,135 @@
+// Character classes of the RFC 3261 grammar (section 25.1), as byte tables.
+
+@usableFromInline
+enum ASCII {
+    static let cr: UInt8 = 13
+    static let lf: UInt8 = 10
+    static let space: UInt8 = 32
+    static let tab: UInt8 = 9
+    static let colon: UInt8 = 58
+    static let semicolon: UInt8 = 59
+    static let comma: UInt8 = 44
+    static let equals: UInt8 = 61
+    static let quote: UInt8 = 34
+    static let backslash: UInt8 = 92
+    static let lessThan: UInt8 = 60
+    static let greaterThan: UInt8 = 62
+    static let slash: UInt8 = 47
+    static let at: UInt8 = 64
+    static let percent: UInt8 = 37
+    static let question: UInt8 = 63
+    static let ampersand: UInt8 = 38
+    static let openBracket: UInt8 = 91
+    static let closeBracket: UInt8 = 93
+    static let openParen: UInt8 = 40
+    static let closeParen: UInt8 = 41
+    static let dot: UInt8 = 46
+    static let plus: UInt8 = 43
+    static let minus: UInt8 = 45
+
+    @inline(__always)
+    static func isWhitespace(_ c: UInt8) -> Bool { c == space || c == tab }
+
+    @inline(__always)
+    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    @inline(__always)
+    static func isAlpha(_ c: UInt8) -> Bool { (c | 0x20) >= 97 && (c | 0x20) <= 122 }
+
+    @inline(__always)
+    static func isAlphanumeric(_ c: UInt8) -> Bool { isDigit(c) || isAlpha(c) }
+
+    @inline(__always)
+    static func isHexDigit(_ c: UInt8) -> Bool {
+        isDigit(c) || ((c | 0x20) >= 97 && (c | 0x20) <= 102)
+    }
+
+    @inline(__always)
+    static func hexValue(_ c: UInt8) -> UInt8? {
+        if isDigit(c) { return c - 48 }
+        let l = c | 0x20
+        if l >= 97 && l <= 102 { return l - 87 }
+        return nil
+    }
+
+    @inline(__always)
+    static func lower(_ c: UInt8) -> UInt8 { isAlpha(c) ? c | 0x20 : c }
+
+    /// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
+    @inline(__always)
+    static func isTokenChar(_ c: UInt8) -> Bool { tokenTable[Int(c)] }
+
+    /// `word` characters (Call-ID): token chars plus ( ) < > : \ " / [ ] ? { }.
+    @inline(__always)
+    static func isWordChar(_ c: UInt8) -> Bool { wordTable[Int(c)] }
+
+    /// `unreserved` = alphanum / mark.
+    @inline(__always)
+    static func isUnreserved(_ c: UInt8) -> Bool { unreservedTable[Int(c)] }
+
+    /// Characters that may appear in a header value line (TEXT-UTF8, LWS, and anything
+    /// printable): everything but controls other than HTAB.
+    @inline(__always)
+    static func isValueChar(_ c: UInt8) -> Bool { c >= 32 ? c != 127 : c == tab }
+
+    private static let tokenTable: [Bool] = table { c in
+        isAlphanumeric(c) || "-.!%*_+`'~".utf8.contains(c)
+    }
+    private static let wordTable: [Bool] = table { c in
+        isAlphanumeric(c) || "-.!%*_+`'~()<>:\\\"/[]?{}".utf8.contains(c)
+    }
+    private static let unreservedTable: [Bool] = table { c in
+        isAlphanumeric(c) || "-_.!~*'()".utf8.contains(c)
+    }
+
+    private static func table(_ predicate: (UInt8) -> Bool) -> [Bool] {
+        (0...255).map { predicate(UInt8($0)) }
+    }
+
+    /// Case-insensitive comparison of ASCII bytes.
+    static func equalsIgnoringCase(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { lower($0) == lower($1) }
+    }
+
+    static func lowercased(_ s: String) -> String {
+        String(decoding: s.utf8.map(lower), as: UTF8.self)
+    }
+
+    static func isToken(_ s: some StringProtocol) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy(isTokenChar)
+    }
+
+    /// Validates UTF-8 (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
+    static func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Bool {
+        var i = range.lowerBound
+        let end = range.upperBound
+        while i < end {
+            let c = b[i]
+            if c < 0x80 { i += 1; continue }
+            let need: Int
+            var lo: UInt8 = 0x80
+            var hi: UInt8 = 0xBF
+            switch c {
+            case 0xC2...0xDF: need = 1
+            case 0xE0: need = 2; lo = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: need = 2
+            case 0xED: need = 2; hi = 0x9F
+            case 0xF0: need = 3; lo = 0x90
+            case 0xF1...0xF3: need = 3
+            case 0xF4: need = 3; hi = 0x8F
+            default: return false
+            }
+            guard end - i > need else { return false }
+            let second = b[i + 1]
+            guard second >= lo && second <= hi else { return false }
+            var k = 2
+            while k <= need {
+                guard b[i + k] & 0xC0 == 0x80 else { return false }
+                k += 1
+            }
+            i += need + 1
+        }
+        return true
+    }
+}

@@ -1,0 +1,207 @@
+/// A SIP, SIPS or tel URI (RFC 3261 §19.1, RFC 3966); any other scheme is kept opaque so
+/// that a message naming one (for example in To) still parses.
+///
+/// `user` and `password` hold the decoded text (escapes resolved); they are escaped again
+/// when written. Parameters and URI headers are kept verbatim.
+public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
+    public enum Scheme: Sendable, Hashable, CustomStringConvertible {
+        case sip, sips, tel
+        case other(String)
+
+        public var description: String {
+            switch self {
+            case .sip: "sip"
+            case .sips: "sips"
+            case .tel: "tel"
+            case .other(let s): s
+            }
+        }
+    }
+
+    public struct Header: Sendable, Hashable {
+        public var name: String
+        public var value: String
+        public init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var scheme: Scheme
+    /// The user part (sip/sips) or the telephone-subscriber number (tel), unescaped.
+    public var user: String?
+    public var password: String?
+    /// Host name, IPv4 address or bracketed IPv6 reference; empty for tel and other schemes.
+    public var host: String
+    public var port: UInt16?
+    public var parameters: SIPParameters
+    public var headers: [Header]
+    /// Everything after `scheme:` for schemes other than sip, sips and tel.
+    public var opaque: String?
+
+    public init(
+        scheme: Scheme = .sip, user: String? = nil, password: String? = nil, host: String,
+        port: UInt16? = nil, parameters: SIPParameters = [], headers: [Header] = []
+    ) {
+        self.scheme = scheme
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+        self.parameters = parameters
+        self.headers = headers
+        self.opaque = nil
+    }
+
+    /// A `tel:` URI for a global (`+…`) or local number.
+    public static func tel(_ number: String, parameters: SIPParameters = []) -> SIPURI {
+        SIPURI(scheme: .tel, user: number, host: "", parameters: parameters)
+    }
+
+    /// Parses a complete URI, for example `sip:alice@example.com;transport=tcp`.
+    public init(parsing text: String) throws(SIPSyntaxError) {
+        self = try withUTF8Bytes(text) { (b: UnsafeBufferPointer<UInt8>) throws(SIPSyntaxError) -> SIPURI in
+            try SIPURI.parse(b, 0..<b.count, allowParametersAndHeaders: true)
+        }
+    }
+
+    /// The `transport` URI parameter, lowercased.
+    public var transportParameter: String? {
+        (parameters["transport"] ?? nil).map(ASCII.lowercased)
+    }
+
+    public var isSecure: Bool { scheme == .sips }
+
+    public var description: String {
+        var out = ""
+        out.reserveCapacity(32)
+        switch scheme {
+        case .sip, .sips:
+            out += scheme == .sip ? "sip:" : "sips:"
+            if let user {
+                out += URIEscaping.escape(user, allowed: URIEscaping.isUserChar)
+                if let password {
+                    out += ":"
+                    out += URIEscaping.escape(password, allowed: URIEscaping.isPasswordChar)
+                }
+                out += "@"
+            }
+            out += host
+            if let port {
+                out += ":"
+                out += String(port)
+            }
+        case .tel:
+            out += "tel:"
+            out += user ?? ""
+        case .other(let s):
+            out += s
+            out += ":"
+            out += opaque ?? ""
+        }
+        out += parameters.description
+        if !headers.isEmpty {
+            out += "?"
+            out += headers.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+        }
+        return out
+    }
+}
+
+extension SIPURI {
+    static let maxParameters = 64
+
+    /// Parses the URI in `r`. The whole range must be consumed.
+    static func parse(
+        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowParametersAndHeaders: Bool
+    ) throws(SIPSyntaxError) -> SIPURI {
+        var reader = ByteReader(b, range: r)
+        let schemeRange = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.plus || $0 == ASCII.minus || $0 == ASCII.dot }
+        guard !schemeRange.isEmpty, ASCII.isAlpha(b[schemeRange.lowerBound]), reader.consume(ASCII.colon, allowingWhitespace: false) else {
+            throw SIPSyntaxError("URI without a scheme")
+        }
+        let scheme: Scheme
+        if reader.bytesEqual(schemeRange, ignoringCase: "sip") {
+            scheme = .sip
+        } else if reader.bytesEqual(schemeRange, ignoringCase: "sips") {
+            scheme = .sips
+        } else if reader.bytesEqual(schemeRange, ignoringCase: "tel") {
+            scheme = .tel
+        } else {
+            let rest = reader.remaining
+            guard !rest.isEmpty else { throw SIPSyntaxError("empty URI after scheme") }
+            for i in rest where !URIEscaping.isOpaqueChar(b[i]) {
+                throw SIPSyntaxError("invalid character in URI")
+            }
+            var uri = SIPURI(scheme: .other(reader.string(schemeRange)), host: "")
+            uri.opaque = reader.string(rest)
+            return uri
+        }
+        var uri = SIPURI(scheme: scheme, host: "")
+        if scheme == .tel {
+            let number = reader.read(while: URIEscaping.isTelephoneChar)
+            guard !number.isEmpty else { throw SIPSyntaxError("tel URI without a number") }
+            uri.user = reader.string(number)
+        } else {
+            try parseUserAndHost(&reader, into: &uri)
+        }
+        if allowParametersAndHeaders {
+            uri.parameters = try SIPParameters.parse(
+                &reader, allowWhitespace: false, maxCount: maxParameters,
+                isNameChar: URIEscaping.isParamChar, isValueChar: URIEscaping.isParamChar)
+            if scheme != .tel, reader.consume(ASCII.question, allowingWhitespace: false) {
+                repeat {
+                    let name = reader.read(while: URIEscaping.isHeaderChar)
+                    guard !name.isEmpty, reader.consume(ASCII.equals, allowingWhitespace: false) else {
+                        throw SIPSyntaxError("malformed URI header")
+                    }
+                    let value = reader.read(while: URIEscaping.isHeaderChar)
+                    guard uri.headers.count < maxParameters else { throw SIPSyntaxError("too many URI headers") }
+                    uri.headers.append(Header(name: reader.string(name), value: reader.string(value)))
+                } while reader.consume(ASCII.ampersand, allowingWhitespace: false)
+            }
+        }
+        guard reader.atEnd else { throw SIPSyntaxError("invalid character in URI") }
+        return uri
+    }
+
+    private static func parseUserAndHost(_ reader: inout ByteReader, into uri: inout SIPURI) throws(SIPSyntaxError) {
+        let b = reader.bytes
+        // An unescaped '@' can only end the userinfo: no other URI part may hold one.
+        var at: Int?
+        for i in reader.remaining where b[i] == ASCII.at {
+            at = i
+            break
+        }
+        if let at {
+            var colon: Int?
+            for i in reader.pos..<at where b[i] == ASCII.colon {
+                colon = i
+                break
+            }
+            let userRange = reader.pos..<(colon ?? at)
+            guard !userRange.isEmpty else { throw SIPSyntaxError("empty user part in URI") }
+            uri.user = try URIEscaping.unescape(b, userRange, allowed: URIEscaping.isUserChar, what: "user")
+            if let colon {
+                uri.password = try URIEscaping.unescape(b, (colon + 1)..<at, allowed: URIEscaping.isPasswordChar, what: "password")
+            }
+            reader.pos = at + 1
+        }
+        let hostStart = reader.pos
+        if reader.peek(ASCII.openBracket) {
+            reader.advance()
+            let inner = reader.read { ASCII.isHexDigit($0) || $0 == ASCII.colon || $0 == ASCII.dot }
+            guard reader.consume(ASCII.closeBracket, allowingWhitespace: false), inner.count >= 2,
+                  inner.contains(where: { b[$0] == ASCII.colon })
+            else { throw SIPSyntaxError("malformed IPv6 reference in URI") }
+        } else {
+            let name = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.minus || $0 == ASCII.dot || $0 == 95 }
+            guard URIEscaping.isValidHostName(b, name) else { throw SIPSyntaxError("invalid host in URI") }
+        }
+        uri.host = reader.string(hostStart..<reader.pos)
+        if reader.consume(ASCII.colon, allowingWhitespace: false) {
+            guard let port = reader.readNumber(max: 65535) else { throw SIPSyntaxError("invalid port in URI") }
+            uri.port = UInt16(port)
+        }
+    }
+}

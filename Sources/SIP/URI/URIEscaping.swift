@@ -1,0 +1,96 @@
+/// Character sets and %HH escaping of RFC 3261 §25.1 URI components.
+enum URIEscaping {
+    /// user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
+    static func isUserChar(_ c: UInt8) -> Bool {
+        ASCII.isUnreserved(c) || "&=+$,;?/".utf8.contains(c)
+    }
+
+    /// password = *( unreserved / escaped / & = + $ , )
+    static func isPasswordChar(_ c: UInt8) -> Bool {
+        ASCII.isUnreserved(c) || "&=+$,".utf8.contains(c)
+    }
+
+    /// paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
+    static func isParamChar(_ c: UInt8) -> Bool {
+        ASCII.isUnreserved(c) || c == ASCII.percent || "[]/:&+$".utf8.contains(c)
+    }
+
+    /// hname / hvalue = *( hnv-unreserved / unreserved / escaped ); hnv-unreserved = [ ] / ? : + $
+    static func isHeaderChar(_ c: UInt8) -> Bool {
+        ASCII.isUnreserved(c) || c == ASCII.percent || "[]/?:+$".utf8.contains(c)
+    }
+
+    /// telephone-subscriber characters of RFC 3966 (digits, hex for local numbers,
+    /// visual separators, * # +).
+    static func isTelephoneChar(_ c: UInt8) -> Bool {
+        ASCII.isHexDigit(c) || "*#+-.()".utf8.contains(c)
+    }
+
+    /// Characters allowed in an opaque URI of another scheme: printable, no space,
+    /// no delimiters that would end it inside a header.
+    static func isOpaqueChar(_ c: UInt8) -> Bool {
+        c > 32 && c < 127 && c != ASCII.lessThan && c != ASCII.greaterThan && c != ASCII.quote
+    }
+
+    /// hostname = *( domainlabel "." ) toplabel [ "." ], or an IPv4 address. Underscores
+    /// are tolerated (seen in the wild); empty labels are not.
+    static func isValidHostName(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        guard !r.isEmpty, r.count <= 255 else { return false }
+        var labelLength = 0
+        for i in r {
+            if b[i] == ASCII.dot {
+                if labelLength == 0 { return false }
+                labelLength = 0
+            } else {
+                labelLength += 1
+                if labelLength > 63 { return false }
+            }
+        }
+        let first = b[r.lowerBound]
+        return ASCII.isAlphanumeric(first)
+    }
+
+    /// Decodes %HH escapes; every unescaped byte must satisfy `allowed`.
+    static func unescape(
+        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowed: (UInt8) -> Bool, what: String
+    ) throws(SIPSyntaxError) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(r.count)
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let c = b[i]
+            if c == ASCII.percent {
+                guard i + 2 < r.upperBound, let hi = ASCII.hexValue(b[i + 1]), let lo = ASCII.hexValue(b[i + 2])
+                else { throw SIPSyntaxError("bad escape in URI \(what)") }
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                guard allowed(c) else { throw SIPSyntaxError("invalid character in URI \(what)") }
+                out.append(c)
+                i += 1
+            }
+        }
+        let valid = out.withUnsafeBufferPointer { ASCII.isValidUTF8($0, 0..<$0.count) }
+        guard valid else { throw SIPSyntaxError("URI \(what) is not valid UTF-8") }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
+
+    /// Escapes every byte that `allowed` rejects as %HH.
+    static func escape(_ s: String, allowed: (UInt8) -> Bool) -> String {
+        if s.utf8.allSatisfy(allowed) { return s }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count + 8)
+        for c in s.utf8 {
+            if allowed(c) {
+                out.append(c)
+            } else {
+                out.append(ASCII.percent)
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 15)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
