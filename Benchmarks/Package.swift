@@ -1,0 +1,26 @@
+// swift-tools-version: 6.1
+// Micro-benchmarks for mwid (ordo-one/benchmark). Kept out of the main package so that
+// `swift build` and `swift test` never build the benchmark machinery.
+// Run: scripts/bench-micro   (or: cd Benchmarks && swift package benchmark)
+import PackageDescription
+
+let package = Package(
+    name: "mwid-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "mwid", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "SIPBenchmarks",
+            dependencies: [
+                .product(name: "SIP", package: "mwid"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/SIPBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    ]
+)
