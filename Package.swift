@@ -15,10 +15,17 @@ let package = Package(
         .executable(name: "mwid", targets: ["mwid"]),
         .executable(name: "mwictl", targets: ["mwictl"]),
         .library(name: "SIP", targets: ["SIP"]),
+        .library(name: "SIPTransport", targets: ["SIPTransport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Pure SIP protocol core: message model, parser, serializer, URIs, digest,
@@ -26,6 +33,19 @@ let package = Package(
         .target(
             name: "SIP",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // SIP over UDP, TCP and TLS on SwiftNIO, with RFC 3261 transactions.
+        .target(
+            name: "SIPTransport",
+            dependencies: [
+                "SIP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -44,6 +64,19 @@ let package = Package(
         .testTarget(
             name: "SIPTests",
             dependencies: ["SIP"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SIPTransportTests",
+            dependencies: [
+                "SIP", "SIPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
     ]

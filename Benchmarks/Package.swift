@@ -21,6 +21,14 @@ let package = Package(
             path: "Benchmarks/SIPBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        // A plain loop over the same work, for valgrind --tool=callgrind (instruction
+        // counts are repeatable on a noisy machine): scripts/profile-sip.
+        .executableTarget(
+            name: "SIPProfile",
+            dependencies: [.product(name: "SIP", package: "mwid")],
+            path: "Profile/SIPProfile",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -215,3 +215,46 @@ extension String {
         return replacingCharacters(in: r, with: replacement)
     }
 }
+
+@Suite struct CharacterClassTests {
+    @Test func masksMatchTheGrammar() {
+        func expected(_ extra: String) -> (UInt8) -> Bool {
+            { c in (c < 128 && (Character(UnicodeScalar(c)).isLetter || Character(UnicodeScalar(c)).isNumber)) || extra.utf8.contains(c) }
+        }
+        let token = expected("-.!%*_+`'~")
+        let word = expected("-.!%*_+`'~()<>:\\\"/[]?{}")
+        let unreserved = expected("-_.!~*'()")
+        for c in UInt8.min...UInt8.max {
+            #expect(ASCII.isTokenChar(c) == token(c), "token \(c)")
+            #expect(ASCII.isWordChar(c) == word(c), "word \(c)")
+            #expect(ASCII.isUnreserved(c) == unreserved(c), "unreserved \(c)")
+        }
+    }
+
+    @Test func everyKnownHeaderResolvesInAnyCase() {
+        for (i, e) in SIPHeaderName.table.enumerated() {
+            for spelling in [e.name, e.name.lowercased(), e.name.uppercased()] {
+                let bytes = Array(spelling.utf8)
+                let found = bytes.withUnsafeBufferPointer { SIPHeaderName.lookup($0, 0..<$0.count) }
+                #expect(found == UInt8(i), "\(spelling)")
+            }
+        }
+        let unknown = Array("X-Not-Known".utf8)
+        #expect(unknown.withUnsafeBufferPointer { SIPHeaderName.lookup($0, 0..<$0.count) } == nil)
+    }
+
+    @Test func printableScanFlagsControlsAndHighBytes() {
+        for c in UInt8.min...UInt8.max {
+            var line = Array(repeating: UInt8(ascii: "a"), count: 20)
+            line[11] = c
+            let scan = line.withUnsafeBufferPointer { SIPParser.scanValue($0, 0..<$0.count) }
+            if c >= 0x80 {
+                #expect(scan == .highBit)
+            } else if c == 9 || (c >= 32 && c != 127) {
+                #expect(scan == .ascii, "\(c)")
+            } else {
+                #expect(scan == .bad, "\(c)")
+            }
+        }
+    }
+}

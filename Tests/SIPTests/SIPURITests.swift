@@ -89,3 +89,28 @@ import Testing
         #expect(!y.isEquivalent(to: x))
     }
 }
+
+@Suite struct URICharacterClassTests {
+    @Test func masksMatchRFC3261() {
+        func set(_ extra: String, hex: Bool = false, unreserved: Bool = true) -> (UInt8) -> Bool {
+            { c in
+                let ch = Character(UnicodeScalar(c))
+                if c < 128, unreserved, ch.isLetter || ch.isNumber || "-_.!~*'()".contains(ch) { return true }
+                if c < 128, hex, ch.isHexDigit { return true }
+                return extra.utf8.contains(c)
+            }
+        }
+        let classes: [(String, (UInt8) -> Bool, (UInt8) -> Bool)] = [
+            ("user", URIEscaping.isUserChar, set("&=+$,;?/")),
+            ("password", URIEscaping.isPasswordChar, set("&=+$,")),
+            ("param", URIEscaping.isParamChar, set("%[]/:&+$")),
+            ("header", URIEscaping.isHeaderChar, set("%[]/?:+$")),
+            ("telephone", URIEscaping.isTelephoneChar, set("*#+-.()", hex: true, unreserved: false)),
+        ]
+        for (name, actual, expected) in classes {
+            for c in UInt8.min...UInt8.max {
+                #expect(actual(c) == expected(c), "\(name) \(c)")
+            }
+        }
+    }
+}

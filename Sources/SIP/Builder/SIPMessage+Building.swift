@@ -41,16 +41,17 @@ public enum SIPIdentifiers {
 
 extension SIPMessage {
     /// A new request with the mandatory headers of RFC 3261 §8.1.1 in the usual order:
-    /// Via, Max-Forwards, From, To, Call-ID, CSeq, then Contact and the rest.
+    /// Via, Max-Forwards, From, To, Call-ID, CSeq, then Contact and the rest. Leave `via`
+    /// out when the request goes through `SIPEndpoint.send`, which adds its own.
     public static func request(
-        method: SIPMethod, uri: SIPURI, via: SIPVia, from: SIPNameAddress, to: SIPNameAddress,
+        method: SIPMethod, uri: SIPURI, via: SIPVia? = nil, from: SIPNameAddress, to: SIPNameAddress,
         callID: String, cseq: UInt32, maxForwards: Int = 70, contact: SIPNameAddress? = nil,
         headers extra: [(SIPHeaderName, String)] = [], contentType: SIPMediaType? = nil, body: [UInt8] = []
     ) -> SIPMessage {
         var h = SIPHeaders()
         h.storage.reserveCapacity(384 + body.count)
         h.fields.reserveCapacity(10 + extra.count)
-        h.add(.via, via.description)
+        if let via { h.add(.via, via.description) }
         h.add(.maxForwards, String(maxForwards))
         h.add(.from, from.description)
         h.add(.to, to.description)

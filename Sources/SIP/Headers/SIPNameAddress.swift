@@ -38,6 +38,38 @@ public struct SIPNameAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A cheap check that does not build the value: not empty, quoted strings closed, a
+    /// `<` closed by `>` around something that starts like a URI (`scheme:`).
+    static func checkStructure(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPSyntaxError) {
+        var reader = ByteReader(b, range: r)
+        reader.skipWhitespace()
+        guard !reader.atEnd else { throw SIPSyntaxError("empty address") }
+        var uriStart = reader.pos
+        var sawAngle = false
+        while !reader.atEnd {
+            let c = b[reader.pos]
+            if c == ASCII.quote {
+                _ = try reader.readQuotedString()
+                continue
+            }
+            if c == ASCII.lessThan {
+                guard !sawAngle else { throw SIPSyntaxError("more than one '<'") }
+                sawAngle = true
+                uriStart = reader.pos + 1
+                while !reader.atEnd, b[reader.pos] != ASCII.greaterThan { reader.pos += 1 }
+                guard !reader.atEnd else { throw SIPSyntaxError("missing '>'") }
+            } else if !sawAngle, c == ASCII.semicolon {
+                break
+            }
+            reader.pos += 1
+        }
+        var scheme = ByteReader(b, range: uriStart..<r.upperBound)
+        scheme.skipWhitespace()
+        guard let first = scheme.peek(), ASCII.isAlpha(first) else { throw SIPSyntaxError("address without a URI") }
+        _ = scheme.read { ASCII.isAlphanumeric($0) || $0 == ASCII.plus || $0 == ASCII.minus || $0 == ASCII.dot }
+        guard scheme.peek(ASCII.colon) else { throw SIPSyntaxError("URI without a scheme") }
+    }
+
     /// ( name-addr / addr-spec ) *( SEMI generic-param )
     static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPSyntaxError) -> SIPNameAddress {
         var reader = ByteReader(b, range: r)

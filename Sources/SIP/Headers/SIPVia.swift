@@ -7,7 +7,7 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
     public var parameters: SIPParameters
 
     public init(transport: String, host: String, port: UInt16? = nil, branch: String? = nil, parameters: SIPParameters = []) {
-        self.transport = transport.uppercased()
+        self.transport = transport.utf8.contains(where: { $0 >= 97 && $0 <= 122 }) ? transport.uppercased() : transport
         self.host = host
         self.port = port
         self.parameters = parameters
@@ -57,7 +57,9 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// via-parm = sent-protocol LWS sent-by *( SEMI via-params ), LWS allowed around `/`.
-    static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPSyntaxError) -> SIPVia {
+    /// With `firstOfList`, parsing stops at a comma that starts the next via-parm (the top
+    /// Via of a combined field) instead of requiring the end of the range.
+    static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool = false) throws(SIPSyntaxError) -> SIPVia {
         var reader = ByteReader(b, range: r)
         reader.skipWhitespace()
         guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
@@ -71,7 +73,9 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
         let params = try SIPParameters.parse(
             &reader, allowWhitespace: true, maxCount: SIPURI.maxParameters, isValueChar: SIPParameters.isHeaderValueChar)
         reader.skipWhitespace()
-        guard reader.atEnd else { throw SIPSyntaxError("unexpected text after Via parameters") }
+        guard reader.atEnd || (firstOfList && reader.peek(ASCII.comma)) else {
+            throw SIPSyntaxError("unexpected text after Via parameters")
+        }
         var via = SIPVia(transport: reader.string(transport), host: host, port: port)
         via.parameters = params
         return via

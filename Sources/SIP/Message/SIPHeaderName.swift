@@ -114,32 +114,80 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         return nil
     }
 
-    /// Fast resolution from a byte range: first by length and first letter, then exact.
+    /// Resolution from a byte range (used outside the hot path).
     static func lookup(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
-        if r.count == 1 { return compactIndex[Int(ASCII.lower(b[r.lowerBound]))] }
-        let first = ASCII.lower(b[r.lowerBound])
-        for i in byLength[min(r.count, byLength.count - 1)] {
-            let e = table[Int(i)]
-            if ASCII.lower(e.name.utf8.first ?? 0) == first,
-               ASCII.equalsIgnoringCase(e.name.utf8, UnsafeBufferPointer(rebasing: b[r])) {
-                return i
+        var h: UInt32 = 5381
+        for i in r { h = NameIndex.step(h, b[i]) }
+        return nameIndex.lookup(hash: h, b, r)
+    }
+
+    /// The parser's index of known names: an open-addressing table keyed by a hash the
+    /// parser computes while it scans the name, confirmed by one byte comparison.
+    final class NameIndex: Sendable {
+        let slots: [UInt8]  // 512 slots: table index + 1, 0 = empty
+        let lowerNames: [UInt8]  // every name case-folded, back to back
+        let offsets: [Int]  // start of name i in lowerNames; offsets[i + 1] its end
+        let compact: [UInt8]  // 256 entries: table index + 1 for a compact form
+
+        @inline(__always)
+        static func step(_ h: UInt32, _ c: UInt8) -> UInt32 { (h &* 33) ^ UInt32(fold(c)) }
+
+        /// Case folding for token bytes: `| 0x20` lower-cases letters and is one-to-one on
+        /// the other token characters (`_` becomes 0x7F, which no token holds).
+        @inline(__always)
+        static func fold(_ c: UInt8) -> UInt8 { c | 0x20 }
+
+        init(_ table: [Entry]) {
+            var names: [UInt8] = []
+            var offsets: [Int] = []
+            var slots = [UInt8](repeating: 0, count: 512)
+            var compact = [UInt8](repeating: 0, count: 256)
+            for (i, e) in table.enumerated() {
+                offsets.append(names.count)
+                let lower = e.name.utf8.map(Self.fold)
+                names.append(contentsOf: lower)
+                var h: UInt32 = 5381
+                for c in lower { h = Self.step(h, c) }
+                var slot = Int(h & 511)
+                while slots[slot] != 0 { slot = (slot + 1) & 511 }
+                slots[slot] = UInt8(i + 1)
+                if let c = e.compact?.asciiValue { compact[Int(c)] = UInt8(i + 1) }
+            }
+            offsets.append(names.count)
+            self.slots = slots
+            lowerNames = names
+            self.offsets = offsets
+            self.compact = compact
+        }
+
+        @inline(__always)
+        func lookup(hash: UInt32, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
+            if r.count == 1 {
+                let v = compact[Int(ASCII.lower(b[r.lowerBound]))]
+                return v == 0 ? nil : v - 1
+            }
+            var slot = Int(hash & 511)
+            while true {
+                let v = slots[slot]
+                if v == 0 { return nil }
+                let i = Int(v - 1)
+                let start = offsets[i]
+                if offsets[i + 1] - start == r.count {
+                    var k = 0
+                    while k < r.count, lowerNames[start + k] == Self.fold(b[r.lowerBound + k]) { k += 1 }
+                    if k == r.count { return UInt8(i) }
+                }
+                slot = (slot + 1) & 511
             }
         }
-        return nil
     }
+
+    static let nameIndex = NameIndex(table)
 
     private static let compactIndex: [UInt8?] = {
         var t = [UInt8?](repeating: nil, count: 256)
         for (i, e) in table.enumerated() {
             if let c = e.compact?.asciiValue { t[Int(c)] = UInt8(i) }
-        }
-        return t
-    }()
-
-    private static let byLength: [[UInt8]] = {
-        var t = [[UInt8]](repeating: [], count: 32)
-        for (i, e) in table.enumerated() where e.name.utf8.count < 31 {
-            t[e.name.utf8.count].append(UInt8(i))
         }
         return t
     }()
@@ -181,5 +229,5 @@ extension SIPHeaderName {
     public static let authenticationInfo = SIPHeaderName(known: 43)
 
     /// Headers that may appear at most once in a message (RFC 3261 §20: they are not lists).
-    static let singletons: Set<UInt8> = [1, 2, 3, 4, 6, 13]
+    static let singletonMask: UInt64 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 6 | 1 << 13
 }

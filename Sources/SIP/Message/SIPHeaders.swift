@@ -96,6 +96,12 @@ public struct SIPHeaders: Sendable, Sequence {
         return out
     }
 
+    /// Splits a list value at commas outside quotes and angle brackets, trimming each
+    /// element (`"a, <sip:b,c>"` gives two elements).
+    public static func listElements(_ value: String) throws(SIPSyntaxError) -> [String] {
+        try splitList(value)
+    }
+
     // MARK: Changes
 
     /// Appends a field. CR and LF in the value are replaced by spaces so that a value can

@@ -4,14 +4,14 @@
 extension SIPMessage {
     /// Every Via element, top first, across all Via fields.
     public func vias() throws(SIPHeaderError) -> [SIPVia] {
-        try headers.parseList(.via, SIPVia.parse)
+        try headers.parseList(.via) { (b, r) throws(SIPSyntaxError) in try SIPVia.parse(b, r) }
     }
 
     public func topVia() throws(SIPHeaderError) -> SIPVia? {
         guard let i = headers.firstIndex(of: .via) else { return nil }
         do {
             return try headers.withValueBytes(at: i) { (b, r) throws(SIPSyntaxError) in
-                try SIPVia.parse(b, try splitList(b, r).first ?? r)
+                try SIPVia.parse(b, r, firstOfList: true)
             }
         } catch {
             throw SIPHeaderError(header: "Via", reason: error.message)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Parses SIP messages straight from bytes.
 ///
 /// Two framings share one parser: a datagram holds exactly one message (`Content-Length`
@@ -157,7 +163,8 @@ extension SIPParser {
         // Header fields.
         var pos = firstLineEnd.next
         var sawEmptyLine = false
-        var current: (name: Range<Int>, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
+        var current: (name: Range<Int>, hash: UInt32, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
+        let names = SIPHeaderName.nameIndex
 
         func finish() throws(SIPParseError) {
             guard let c = current else { return }
@@ -168,7 +175,7 @@ extension SIPParser {
             var field = SIPHeaders.Field(
                 nameStart: UInt32(c.name.lowerBound), nameEnd: UInt32(c.name.upperBound),
                 valueStart: UInt32(c.valueStart), valueEnd: UInt32(c.valueEnd),
-                known: SIPHeaderName.lookup(b, c.name) ?? SIPHeaders.Field.unknown)
+                known: names.lookup(hash: c.hash, b, c.name) ?? SIPHeaders.Field.unknown)
             if c.folded {
                 let unfolded = unfold(b, c.valueStart..<c.valueEnd)
                 if c.highBit, !unfolded.withUnsafeBufferPointer({ ASCII.isValidUTF8($0, 0..<$0.count) }) {
@@ -225,7 +232,11 @@ extension SIPParser {
             }
             // name *WS ":" *WS value
             var i = pos
-            while i < line.contentEnd, ASCII.isTokenChar(b[i]) { i += 1 }
+            var hash: UInt32 = 5381
+            while i < line.contentEnd, ASCII.isTokenChar(b[i]) {
+                hash = SIPHeaderName.NameIndex.step(hash, b[i])
+                i += 1
+            }
             let name = pos..<i
             while i < line.contentEnd, ASCII.isWhitespace(b[i]) { i += 1 }
             guard !name.isEmpty, i < line.contentEnd, b[i] == ASCII.colon else {
@@ -242,7 +253,7 @@ extension SIPParser {
                 pos = line.next
                 continue
             }
-            current = (name, i, line.contentEnd, false, highBit)
+            current = (name, hash, i, line.contentEnd, false, highBit)
             pos = line.next
         }
         try finish()
@@ -265,21 +276,25 @@ extension SIPParser {
         func fail(_ kind: SIPParseError.Kind, _ reason: String) {
             if firstError == nil { firstError = SIPParseError(kind, reason) }
         }
-        var seen = [Int](repeating: -1, count: SIPHeaderName.table.count)
+        // First field index of each known header, and duplicates of those that must be single.
+        var firsts: [Int32] = Array(repeating: -1, count: 16)  // known headers 0..<16 are the ones checked here
+        var seenMask: UInt64 = 0
         for (i, f) in head.fields.enumerated() where f.known != SIPHeaders.Field.unknown {
-            let k = Int(f.known)
-            if seen[k] >= 0, SIPHeaderName.singletons.contains(f.known) {
-                fail(.duplicateHeader(SIPHeaderName.table[k].name), "Duplicate \(SIPHeaderName.table[k].name) header")
+            let bit: UInt64 = 1 << UInt64(f.known & 63)
+            if seenMask & bit != 0, SIPHeaderName.singletonMask & bit != 0 {
+                let name = SIPHeaderName.table[Int(f.known)].name
+                fail(.duplicateHeader(name), "Duplicate \(name) header")
             }
-            if seen[k] < 0 { seen[k] = i }
+            if seenMask & bit == 0, f.known < 16 { firsts[Int(f.known)] = Int32(i) }
+            seenMask |= bit
         }
         enum Outcome<R> {
             case absent, invalid, valid(R)
             var value: R? { if case .valid(let v) = self { return v } else { return nil } }
         }
         func check<R>(_ name: SIPHeaderName, _ body: (UnsafeBufferPointer<UInt8>, Range<Int>) throws(SIPSyntaxError) -> R) -> Outcome<R> {
-            guard let k = name.known, seen[Int(k)] >= 0 else { return .absent }
-            let index = seen[Int(k)]
+            guard let k = name.known, k < 16, firsts[Int(k)] >= 0 else { return .absent }
+            let index = Int(firsts[Int(k)])
             do throws(SIPSyntaxError) {
                 if let f = head.folded.first(where: { $0.field == index }) {
                     let r: Result<R, SIPSyntaxError> = f.bytes.withUnsafeBufferPointer { fb in
@@ -304,17 +319,19 @@ extension SIPParser {
         }
         if let cl = contentLength.value { head.contentLength = Int(cl) }
         let topVia = check(.via) { (b, r) throws(SIPSyntaxError) in
-            try SIPVia.parse(b, try splitList(b, r).first ?? r)
+            try SIPVia.parse(b, r, firstOfList: true)
         }
         let cseq = check(.cseq) { (b, r) throws(SIPSyntaxError) in try SIPCSeq.parse(b, r) }
-        _ = check(.from) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.parse(b, r) }
-        _ = check(.to) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.parse(b, r) }
+        // From and To: their structure now (quotes and brackets closed, a URI inside); every
+        // part when someone reads them (`from()`, `to()` throw a SIPHeaderError then).
+        _ = check(.from) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.checkStructure(b, r) }
+        _ = check(.to) { (b, r) throws(SIPSyntaxError) in try SIPNameAddress.checkStructure(b, r) }
         let callID = check(.callID) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.validateCallID(b, r) }
         _ = check(.maxForwards) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.parseNumber(b, r, max: 255) }
 
         let required: [SIPHeaderName] = [.via, .from, .to, .callID, .cseq]
         var allPresent = true
-        for name in required where seen[Int(name.known ?? 0)] < 0 {
+        for name in required where firsts[Int(name.known ?? 0)] < 0 {
             fail(.missingHeader(name.canonicalName), "Missing \(name.canonicalName) header")
             allPresent = false
         }
@@ -332,6 +349,24 @@ extension SIPParser {
     /// a backslash (a quoted-pair may carry any byte but CR and LF).
     @inline(__always)
     static func scanValue(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> ValueScan {
+        // Fast path: printable ASCII only, eight bytes at a time (a byte below 0x20 or
+        // at/above 0x7F sends the line to the careful loop below).
+        var k = r.lowerBound
+        if let base = b.baseAddress {
+            while k + 8 <= r.upperBound {
+                let x = UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self)
+                let low = (x &- 0x2020_2020_2020_2020) & ~x
+                let high = (x &+ 0x0101_0101_0101_0101) | x
+                if (low | high) & 0x8080_8080_8080_8080 != 0 { break }
+                k += 8
+            }
+        }
+        while k < r.upperBound {
+            let ch = b[k]
+            if ch &- 32 >= 95 { break }
+            k += 1
+        }
+        if k == r.upperBound { return .ascii }
         var result = ValueScan.ascii
         var escaped = false
         for k in r {
@@ -352,15 +387,12 @@ extension SIPParser {
     /// and where the next line starts. A line without LF runs to `end`.
     @inline(__always)
     static func lineEnd(_ b: UnsafeBufferPointer<UInt8>, from: Int, end: Int) -> (contentEnd: Int, next: Int) {
-        var i = from
-        while i < end {
-            if b[i] == ASCII.lf {
-                let contentEnd = (i > from && b[i - 1] == ASCII.cr) ? i - 1 : i
-                return (contentEnd, i + 1)
-            }
-            i += 1
-        }
-        return (end, end)
+        guard from < end, let base = b.baseAddress,
+              let hit = memchr(base + from, Int32(ASCII.lf), end - from)
+        else { return (end, end) }
+        let i = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        let contentEnd = (i > from && b[i - 1] == ASCII.cr) ? i - 1 : i
+        return (contentEnd, i + 1)
     }
 
     static func startsWith(_ b: UnsafeBufferPointer<UInt8>, _ at: Int, _ literal: StaticString) -> Bool {

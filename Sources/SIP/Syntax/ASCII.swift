@@ -57,39 +57,51 @@ enum ASCII {
 
     /// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
     @inline(__always)
-    static func isTokenChar(_ c: UInt8) -> Bool { tokenTable[Int(c)] }
+    static func isTokenChar(_ c: UInt8) -> Bool { inMask(c, 0x03ff_6ca2_0000_0000, 0x47ff_ffff_87ff_fffe) }
 
     /// `word` characters (Call-ID): token chars plus ( ) < > : \ " / [ ] ? { }.
     @inline(__always)
-    static func isWordChar(_ c: UInt8) -> Bool { wordTable[Int(c)] }
+    static func isWordChar(_ c: UInt8) -> Bool { inMask(c, 0xd7ff_efa6_0000_0000, 0x6fff_ffff_bfff_fffe) }
 
     /// `unreserved` = alphanum / mark.
     @inline(__always)
-    static func isUnreserved(_ c: UInt8) -> Bool { unreservedTable[Int(c)] }
+    static func isUnreserved(_ c: UInt8) -> Bool { inMask(c, 0x03ff_6782_0000_0000, 0x47ff_fffe_87ff_fffe) }
+
+    /// Character classes as two 64-bit masks over ASCII (no table, no lazy global).
+    @inline(__always)
+    static func inMask(_ c: UInt8, _ low: UInt64, _ high: UInt64) -> Bool {
+        c < 64 ? (low >> UInt64(c)) & 1 == 1 : c < 128 ? (high >> UInt64(c - 64)) & 1 == 1 : false
+    }
 
     /// Characters that may appear in a header value line (TEXT-UTF8, LWS, and anything
     /// printable): everything but controls other than HTAB.
     @inline(__always)
     static func isValueChar(_ c: UInt8) -> Bool { c >= 32 ? c != 127 : c == tab }
 
-    private static let tokenTable: [Bool] = table { c in
-        isAlphanumeric(c) || "-.!%*_+`'~".utf8.contains(c)
-    }
-    private static let wordTable: [Bool] = table { c in
-        isAlphanumeric(c) || "-.!%*_+`'~()<>:\\\"/[]?{}".utf8.contains(c)
-    }
-    private static let unreservedTable: [Bool] = table { c in
-        isAlphanumeric(c) || "-_.!~*'()".utf8.contains(c)
-    }
-
-    private static func table(_ predicate: (UInt8) -> Bool) -> [Bool] {
-        (0...255).map { predicate(UInt8($0)) }
-    }
-
     /// Case-insensitive comparison of ASCII bytes.
     static func equalsIgnoringCase(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { lower($0) == lower($1) }
+        var i = a.startIndex
+        var j = b.startIndex
+        while i != a.endIndex {
+            if lower(a[i]) != lower(b[j]) { return false }
+            a.formIndex(after: &i)
+            b.formIndex(after: &j)
+        }
+        return true
+    }
+
+    /// Case-insensitive comparison of a byte range with an ASCII literal.
+    @inline(__always)
+    static func equalsIgnoringCase(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ literal: StaticString) -> Bool {
+        guard r.count == literal.utf8CodeUnitCount else { return false }
+        let p = literal.utf8Start
+        var k = 0
+        for i in r {
+            if lower(b[i]) != lower(p[k]) { return false }
+            k += 1
+        }
+        return true
     }
 
     static func lowercased(_ s: String) -> String {

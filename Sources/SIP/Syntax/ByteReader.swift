@@ -78,8 +78,8 @@ struct ByteReader {
         String(decoding: UnsafeBufferPointer(rebasing: bytes[r]), as: UTF8.self)
     }
 
-    func bytesEqual(_ r: Range<Int>, ignoringCase literal: String) -> Bool {
-        ASCII.equalsIgnoringCase(UnsafeBufferPointer(rebasing: bytes[r]), literal.utf8)
+    func bytesEqual(_ r: Range<Int>, ignoringCase literal: StaticString) -> Bool {
+        ASCII.equalsIgnoringCase(bytes, r, literal)
     }
 
     /// Decodes a quoted-string range (with its quotes) into its content, unescaping `\x`.

@@ -1,30 +1,25 @@
 /// Character sets and %HH escaping of RFC 3261 §25.1 URI components.
 enum URIEscaping {
     /// user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
-    static func isUserChar(_ c: UInt8) -> Bool {
-        ASCII.isUnreserved(c) || "&=+$,;?/".utf8.contains(c)
-    }
+    @inline(__always)
+    static func isUserChar(_ c: UInt8) -> Bool { ASCII.inMask(c, 0xabff_ffd2_0000_0000, 0x47ff_fffe_87ff_fffe) }
 
     /// password = *( unreserved / escaped / & = + $ , )
-    static func isPasswordChar(_ c: UInt8) -> Bool {
-        ASCII.isUnreserved(c) || "&=+$,".utf8.contains(c)
-    }
+    @inline(__always)
+    static func isPasswordChar(_ c: UInt8) -> Bool { ASCII.inMask(c, 0x23ff_7fd2_0000_0000, 0x47ff_fffe_87ff_fffe) }
 
     /// paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
-    static func isParamChar(_ c: UInt8) -> Bool {
-        ASCII.isUnreserved(c) || c == ASCII.percent || "[]/:&+$".utf8.contains(c)
-    }
+    @inline(__always)
+    static func isParamChar(_ c: UInt8) -> Bool { ASCII.inMask(c, 0x07ff_eff2_0000_0000, 0x47ff_fffe_afff_fffe) }
 
     /// hname / hvalue = *( hnv-unreserved / unreserved / escaped ); hnv-unreserved = [ ] / ? : + $
-    static func isHeaderChar(_ c: UInt8) -> Bool {
-        ASCII.isUnreserved(c) || c == ASCII.percent || "[]/?:+$".utf8.contains(c)
-    }
+    @inline(__always)
+    static func isHeaderChar(_ c: UInt8) -> Bool { ASCII.inMask(c, 0x87ff_efb2_0000_0000, 0x47ff_fffe_afff_fffe) }
 
     /// telephone-subscriber characters of RFC 3966 (digits, hex for local numbers,
     /// visual separators, * # +).
-    static func isTelephoneChar(_ c: UInt8) -> Bool {
-        ASCII.isHexDigit(c) || "*#+-.()".utf8.contains(c)
-    }
+    @inline(__always)
+    static func isTelephoneChar(_ c: UInt8) -> Bool { ASCII.inMask(c, 0x03ff_6f08_0000_0000, 0x0000_007e_0000_007e) }
 
     /// Characters allowed in an opaque URI of another scheme: printable, no space,
     /// no delimiters that would end it inside a header.
@@ -54,6 +49,13 @@ enum URIEscaping {
     static func unescape(
         _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowed: (UInt8) -> Bool, what: String
     ) throws(SIPSyntaxError) -> String {
+        // Common case: nothing escaped, every byte allowed: the bytes are the text.
+        var plain = true
+        for i in r where !allowed(b[i]) {
+            plain = false
+            break
+        }
+        if plain { return String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
         var out: [UInt8] = []
         out.reserveCapacity(r.count)
         var i = r.lowerBound

@@ -1,0 +1,110 @@
+import NIOCore
+import NIOSSL
+import SIP
+
+/// Frames SIP messages on a TCP or TLS connection (by Content-Length, keep-alives
+/// skipped) and hands them to the transaction layer.
+///
+/// A peer that sends garbage, exceeds the size limits, or leaves a message unfinished for
+/// longer than `messageTimeout` (slow-loris) is answered when possible, logged and
+/// disconnected; the event loop never waits on it, so other peers are not slowed.
+final class SIPStreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let core: NIOLoopBound<TransportCore>
+    private let transport: SIPTransportKind
+    private let messageTimeout: TimeAmount
+    private var parser: SIPStreamParser
+    private var buffer = ByteBuffer()
+    private var partialDeadline: Scheduled<Void>?
+
+    init(core: NIOLoopBound<TransportCore>, transport: SIPTransportKind, limits: SIPParser.Limits, messageTimeout: TimeAmount) {
+        self.core = core
+        self.transport = transport
+        self.messageTimeout = messageTimeout
+        parser = SIPStreamParser(limits: limits)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        buffer.writeBuffer(&incoming)
+        guard let source = context.channel.remoteAddress else { return }
+        let flow = Flow.stream(ConnectionKey(transport: transport, address: source))
+        while buffer.readableBytes > 0 {
+            let result: Result<SIPStreamParser.Result, SIPParseError> = buffer.withUnsafeReadableBytes { raw in
+                do throws(SIPParseError) { return .success(try parser.parse(raw)) } catch { return .failure(error) }
+            }
+            switch result {
+            case .success(.needMoreData(let discard)):
+                buffer.moveReaderIndex(forwardBy: discard)
+                updatePartialDeadline(context: context)
+                buffer.discardReadBytes()
+                return
+            case .success(.message(let message, let consumed)):
+                buffer.moveReaderIndex(forwardBy: consumed)
+                core.value.receive(message, transport: transport, source: source, flow: flow)
+            case .failure(let error):
+                // Framing is lost: answer if we can, then close.
+                core.value.answerParseError(error, transport: transport, source: source, flow: flow)
+                core.value.metrics.dropped(.streamError)
+                core.value.logger.info("closing SIP connection after a bad message",
+                                       metadata: ["peer": "\(source)", "transport": "\(transport)", "reason": "\(error.reason)"])
+                buffer.clear()
+                cancelPartialDeadline()
+                context.close(promise: nil)
+                return
+            }
+        }
+        buffer.discardReadBytes()
+        cancelPartialDeadline()
+    }
+
+    private func updatePartialDeadline(context: ChannelHandlerContext) {
+        guard buffer.readableBytes > 0 else {
+            cancelPartialDeadline()
+            return
+        }
+        guard partialDeadline == nil else { return }
+        let channel = context.channel
+        let core = self.core
+        partialDeadline = context.eventLoop.scheduleTask(in: messageTimeout) {
+            core.value.metrics.dropped(.slowPeer)
+            core.value.logger.info("closing SIP connection: message not completed in time",
+                                   metadata: ["peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
+            channel.close(promise: nil)
+        }
+    }
+
+    private func cancelPartialDeadline() {
+        partialDeadline?.cancel()
+        partialDeadline = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let remote = context.channel.remoteAddress {
+            core.value.connectionFailed(ConnectionKey(transport: transport, address: remote),
+                                        error: TransportCore.transportError(error, address: remote))
+        }
+        core.value.logger.debug("SIP connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelPartialDeadline()
+        if let remote = context.channel.remoteAddress {
+            core.value.connectionFailed(ConnectionKey(transport: transport, address: remote),
+                                        error: .connectionClosed("\(remote)"))
+        }
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,542 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import SIP
+
+/// Where bytes for one transaction go: a datagram to an address from one of our UDP
+/// sockets, or a stream connection.
+enum Flow {
+    case datagram(any Channel, SocketAddress)
+    case stream(ConnectionKey)
+}
+
+struct ConnectionKey: Hashable {
+    var transport: SIPTransportKind
+    var address: SocketAddress
+}
+
+/// The state of the SIP layer: listeners, connections, client and server transactions
+/// and their single timer queue. Confined to one event loop (every method runs on it),
+/// so it needs no locks.
+final class TransportCore {
+    struct ClientTransaction {
+        var state: ClientTransactionState
+        var method: SIPMethod
+        var branch: String
+        var bytes: ByteBuffer
+        var flow: Flow
+        var promise: EventLoopPromise<SIPMessage>
+        var armed: Int64?
+    }
+
+    struct ServerKey: Hashable {
+        var branch: String
+        var sentBy: String
+        var method: SIPMethod
+    }
+
+    struct ServerTransaction {
+        var state: ServerTransactionState
+        var key: ServerKey
+        var flow: Flow
+        var lastResponse: ByteBuffer?
+        var armed: Int64?
+    }
+
+    let loop: any EventLoop
+    let configuration: SIPEndpointConfiguration
+    let logger: Logger
+    let router: SIPRequestRouter
+    let metrics: SIPTransportMetrics
+    var clientTLS: NIOSSLContext?
+    var serverTLS: NIOSSLContext?
+
+    var listeners: [(SIPTransportKind, any Channel)] = []
+    var udpChannel: (any Channel)?
+    var connections: [ConnectionKey: any Channel] = [:]
+    var connecting: [ConnectionKey: EventLoopFuture<any Channel>] = [:]
+    var inboundConnections = 0
+    var resolved: [String: (addresses: [SocketAddress], until: NIODeadline)] = [:]
+
+    var clients: [UInt64: ClientTransaction] = [:]
+    var clientIndex: [String: UInt64] = [:]
+    var servers: [UInt64: ServerTransaction] = [:]
+    var serverIndex: [ServerKey: UInt64] = [:]
+    var nextID: UInt64 = 1
+    var timers = TimerQueue()
+    var wakeUp: Scheduled<Void>?
+    var wakeUpAt: Int64?
+    var shuttingDown = false
+    var rng = SystemRandomNumberGenerator()
+
+    init(loop: any EventLoop, configuration: SIPEndpointConfiguration, router: SIPRequestRouter, logger: Logger) {
+        self.loop = loop
+        self.configuration = configuration
+        self.router = router
+        self.logger = logger
+        metrics = SIPTransportMetrics()
+    }
+
+    static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
+
+    var inFlightClientTransactions: Int { clients.count }
+    var inFlightServerTransactions: Int { servers.count }
+
+    // MARK: - Client transactions
+
+    /// Sends a request in a new client transaction; the future holds the final response.
+    func send(_ request: SIPMessage, to peer: SIPPeer, timers: SIPTimers) -> EventLoopFuture<SIPMessage> {
+        loop.assertInEventLoop()
+        guard !shuttingDown else { return loop.makeFailedFuture(SIPTransportError.shuttingDown) }
+        guard let method = request.method, method != .ack, method != .invite else {
+            return loop.makeFailedFuture(SIPTransportError.invalidRequest("only non-INVITE requests start client transactions"))
+        }
+        return resolve(peer).assumeIsolated().flatMap { address in
+            self.start(request, method: method, transport: peer.transport, address: address, serverName: Self.isIPLiteral(peer.host) ? nil : peer.host, timers: timers)
+        }.nonisolated()
+    }
+
+    private func start(_ request: SIPMessage, method: SIPMethod, transport: SIPTransportKind, address: SocketAddress,
+                       serverName: String?, timers: SIPTimers) -> EventLoopFuture<SIPMessage> {
+        var request = request
+        let branch = SIPIdentifiers.branch(using: &rng)
+        // This endpoint is the request's first hop: its Via is the only one.
+        request.headers.remove(.via)
+        request.headers.insert(.via, viaValue(transport: transport, branch: branch), at: 0)
+        var bytes = ByteBuffer()
+        bytes.writeBytes(request.serialize())
+        let promise = loop.makePromise(of: SIPMessage.self)
+        let id = nextID
+        nextID += 1
+        let flow: Flow
+        switch transport {
+        case .udp:
+            guard let udp = udpChannel else { return loop.makeFailedFuture(SIPTransportError.transportUnavailable(.udp)) }
+            flow = .datagram(udp, address)
+        case .tcp, .tls:
+            flow = .stream(ConnectionKey(transport: transport, address: address))
+        }
+        let now = Self.now()
+        clients[id] = ClientTransaction(
+            state: ClientTransactionState(now: now, reliable: transport.isReliable, timers: timers),
+            method: method, branch: branch, bytes: bytes, flow: flow, promise: promise)
+        clientIndex[branch] = id
+        arm(client: id)
+        metrics.clientTransactionsStarted.increment()
+        write(bytes, flow: flow, serverName: serverName) { error in
+            self.failClient(id, error)
+        }
+        return promise.futureResult
+    }
+
+    private func failClient(_ id: UInt64, _ error: SIPTransportError) {
+        guard var tx = clients.removeValue(forKey: id) else { return }
+        clientIndex[tx.branch] = nil
+        tx.state.fail()
+        metrics.transportErrors.increment()
+        tx.promise.fail(error)
+    }
+
+    private func receiveResponse(_ response: SIPMessage) {
+        guard let via = try? response.topVia(), let branch = via.branch, let id = clientIndex[branch],
+              var tx = clients[id], let cseq = try? response.cseq(), cseq.method == tx.method,
+              let status = response.statusCode
+        else {
+            metrics.dropped(.unmatchedResponse)
+            return
+        }
+        let action = tx.state.receive(statusCode: status, now: Self.now())
+        clients[id] = tx
+        if action == .final {
+            tx.promise.succeed(response)
+            if tx.state.nextDeadline.map({ $0 <= Self.now() }) ?? true {
+                clients[id] = nil
+                clientIndex[branch] = nil
+            } else {
+                arm(client: id)
+            }
+        }
+    }
+
+    // MARK: - Server transactions
+
+    func receive(_ message: SIPMessage, transport: SIPTransportKind, source: SocketAddress, flow: Flow) {
+        if message.isRequest {
+            receiveRequest(message, transport: transport, source: source, flow: flow)
+        } else {
+            receiveResponse(message)
+        }
+    }
+
+    private func receiveRequest(_ request: SIPMessage, transport: SIPTransportKind, source: SocketAddress, flow: Flow) {
+        guard let method = request.method else { return }
+        var request = request
+        guard let via = try? request.topVia() else {
+            metrics.dropped(.unparseable)
+            return
+        }
+        let responseFlow: Flow
+        switch flow {
+        case .datagram(let channel, _):
+            responseFlow = .datagram(channel, Self.responseAddress(via: via, source: source))
+        case .stream:
+            responseFlow = flow
+        }
+        Self.stampReceived(&request, via: via, source: source)
+        let key = ServerKey(branch: via.branch ?? Self.legacyKey(request), sentBy: "\(via.host):\(via.port ?? 0)",
+                            method: method == .ack ? .invite : method)
+        if method == .ack {
+            if let id = serverIndex[key], var tx = servers[id] {
+                tx.state.receiveAck(now: Self.now())
+                servers[id] = tx
+                arm(server: id)
+            }
+            return  // an ACK for a 2xx belongs to a dialog; none are kept here
+        }
+        if let id = serverIndex[key], let tx = servers[id] {
+            metrics.retransmissionsReceived.increment()
+            if tx.state.receiveRetransmission() == .resendResponse, let last = tx.lastResponse {
+                write(last, flow: tx.flow, serverName: nil) { _ in }
+            }
+            return
+        }
+        if shuttingDown {
+            let response = request.makeResponse(statusCode: 503, toTag: SIPIdentifiers.tag(using: &rng))
+            var bytes = ByteBuffer()
+            bytes.writeBytes(response.serialize())
+            write(bytes, flow: responseFlow, serverName: nil) { _ in }
+            return
+        }
+        let id = nextID
+        nextID += 1
+        servers[id] = ServerTransaction(
+            state: ServerTransactionState(isInvite: method == .invite, reliable: transport.isReliable, timers: configuration.timers),
+            key: key, flow: responseFlow)
+        serverIndex[key] = id
+        metrics.serverTransactionsStarted.increment()
+        let incoming = SIPIncomingRequest(message: request, transport: transport, source: source)
+        let router = self.router
+        let loop = self.loop
+        let core = NIOLoopBound(self, eventLoop: loop)
+        Task {
+            let response = await router.handle(incoming)
+            loop.execute { core.value.respond(id, response) }
+        }
+    }
+
+    private func respond(_ id: UInt64, _ response: SIPMessage) {
+        guard var tx = servers[id] else { return }
+        var bytes = ByteBuffer()
+        bytes.writeBytes(response.serialize())
+        tx.lastResponse = bytes
+        tx.state.respond(statusCode: response.statusCode ?? 500, now: Self.now())
+        servers[id] = tx
+        write(bytes, flow: tx.flow, serverName: nil) { error in
+            self.logger.debug("response not delivered", metadata: ["error": "\(error)"])
+        }
+        if tx.state.phase == .terminated || tx.state.nextDeadline.map({ $0 <= Self.now() }) == true {
+            servers[id] = nil
+            serverIndex[tx.key] = nil
+        } else {
+            arm(server: id)
+        }
+    }
+
+    /// Answers a request that could not be parsed but carried enough to answer.
+    func answerParseError(_ error: SIPParseError, transport: SIPTransportKind, source: SocketAddress, flow: Flow) {
+        guard error.canRespond, let headers = error.headers else {
+            metrics.dropped(.unparseable)
+            logger.debug("dropped unparseable SIP message", metadata: ["from": "\(source)", "reason": "\(error.reason)"])
+            return
+        }
+        metrics.badRequestsAnswered.increment()
+        let response = SIPMessage.response(to: headers, statusCode: error.statusCode, reasonPhrase: error.reason,
+                                           toTag: SIPIdentifiers.tag(using: &rng))
+        var responseFlow = flow
+        if case .datagram(let channel, _) = flow, let via = try? response.topVia() {
+            responseFlow = .datagram(channel, Self.responseAddress(via: via, source: source))
+        }
+        var bytes = ByteBuffer()
+        bytes.writeBytes(response.serialize())
+        write(bytes, flow: responseFlow, serverName: nil) { _ in }
+    }
+
+    // MARK: - Timers
+
+    private func arm(client id: UInt64) {
+        guard var tx = clients[id], let deadline = tx.state.nextDeadline else { return }
+        if let armed = tx.armed, armed <= deadline { return }
+        tx.armed = deadline
+        clients[id] = tx
+        schedule(id, at: deadline)
+    }
+
+    private func arm(server id: UInt64) {
+        guard var tx = servers[id], let deadline = tx.state.nextDeadline else { return }
+        if let armed = tx.armed, armed <= deadline { return }
+        tx.armed = deadline
+        servers[id] = tx
+        schedule(id, at: deadline)
+    }
+
+    private func schedule(_ id: UInt64, at deadline: Int64) {
+        timers.schedule(id, at: deadline)
+        if let at = wakeUpAt, at <= deadline { return }
+        wakeUp?.cancel()
+        wakeUpAt = deadline
+        wakeUp = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, deadline)))) { [self] in
+            self.fireTimers()
+        }
+    }
+
+    private func fireTimers() {
+        wakeUp = nil
+        wakeUpAt = nil
+        let now = Self.now()
+        for entry in timers.popDue(now: now) {
+            if var tx = clients[entry.id], tx.armed == entry.deadline {
+                tx.armed = nil
+                let action = tx.state.tick(now: now)
+                clients[entry.id] = tx
+                switch action {
+                case .retransmit:
+                    metrics.retransmissionsSent.increment()
+                    let id = entry.id
+                    write(tx.bytes, flow: tx.flow, serverName: nil) { error in self.failClient(id, error) }
+                    arm(client: entry.id)
+                case .timeout:
+                    clients[entry.id] = nil
+                    clientIndex[tx.branch] = nil
+                    metrics.timeouts.increment()
+                    tx.promise.fail(SIPTransportError.timeout)
+                case .terminated:
+                    clients[entry.id] = nil
+                    clientIndex[tx.branch] = nil
+                case .none, .provisional, .final:
+                    arm(client: entry.id)
+                }
+            } else if var tx = servers[entry.id], tx.armed == entry.deadline {
+                tx.armed = nil
+                let action = tx.state.tick(now: now)
+                servers[entry.id] = tx
+                switch action {
+                case .resendResponse:
+                    if let last = tx.lastResponse { write(last, flow: tx.flow, serverName: nil) { _ in } }
+                    arm(server: entry.id)
+                case .terminated:
+                    servers[entry.id] = nil
+                    serverIndex[tx.key] = nil
+                case .none:
+                    arm(server: entry.id)
+                }
+            }
+        }
+        if let next = timers.earliest {
+            // Re-arm the single wake-up for the earliest remaining deadline.
+            let pending = next
+            wakeUpAt = pending
+            wakeUp = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, pending)))) { [self] in
+                self.fireTimers()
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Writes bytes along a flow, opening a connection when the flow needs one.
+    func write(_ bytes: ByteBuffer, flow: Flow, serverName: String?, onError: @escaping (SIPTransportError) -> Void) {
+        switch flow {
+        case .datagram(let channel, let address):
+            let promise = loop.makePromise(of: Void.self)
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes), promise: promise)
+            promise.futureResult.assumeIsolated().whenFailure { error in onError(Self.transportError(error, address: address)) }
+        case .stream(let key):
+            connection(for: key, serverName: serverName).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    let promise = self.loop.makePromise(of: Void.self)
+                    channel.writeAndFlush(bytes, promise: promise)
+                    promise.futureResult.assumeIsolated().whenFailure { error in onError(Self.transportError(error, address: key.address)) }
+                case .failure(let error):
+                    onError(Self.transportError(error, address: key.address))
+                }
+            }
+        }
+    }
+
+    /// An open connection to the key's address, reusing one when there is one.
+    func connection(for key: ConnectionKey, serverName: String?) -> EventLoopFuture<any Channel> {
+        if let channel = connections[key], channel.isActive { return loop.makeSucceededFuture(channel) }
+        if let pending = connecting[key] { return pending }
+        let core = NIOLoopBound(self, eventLoop: loop)
+        let tls = key.transport == .tls
+        let context = clientTLS
+        if tls && context == nil {
+            return loop.makeFailedFuture(SIPTransportError.transportUnavailable(.tls))
+        }
+        let future = ClientBootstrap(group: loop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if tls, let context {
+                        let handler = try NIOSSLClientHandler(context: context, serverHostname: serverName)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                    }
+                    try core.value.addStreamHandlers(to: channel, transport: key.transport, inbound: false)
+                }
+            }
+            .connect(to: key.address)
+        connecting[key] = future
+        future.assumeIsolated().whenComplete { result in
+            self.connecting[key] = nil
+            if case .success(let channel) = result {
+                self.connections[key] = channel
+                channel.closeFuture.assumeIsolated().whenComplete { _ in
+                    if self.connections[key] === channel { self.connections[key] = nil }
+                }
+            }
+        }
+        return future
+    }
+
+    func addStreamHandlers(to channel: any Channel, transport: SIPTransportKind, inbound: Bool) throws {
+        let core = NIOLoopBound(self, eventLoop: loop)
+        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
+        try channel.pipeline.syncOperations.addHandler(
+            SIPStreamHandler(core: core, transport: transport, limits: configuration.limits, messageTimeout: configuration.messageTimeout))
+    }
+
+    /// Registers an accepted connection so that requests to that peer reuse it.
+    func registerInbound(_ channel: any Channel, transport: SIPTransportKind) -> Bool {
+        guard inboundConnections < configuration.maxInboundConnections, let remote = channel.remoteAddress else {
+            metrics.dropped(.connectionLimit)
+            return false
+        }
+        inboundConnections += 1
+        let key = ConnectionKey(transport: transport, address: remote)
+        connections[key] = channel
+        channel.closeFuture.assumeIsolated().whenComplete { _ in
+            self.inboundConnections -= 1
+            if self.connections[key] === channel { self.connections[key] = nil }
+        }
+        return true
+    }
+
+    /// A stream connection failed or closed: transactions waiting on it fail at once.
+    func connectionFailed(_ key: ConnectionKey, error: SIPTransportError) {
+        let ids = clients.filter { id, tx in
+            if case .stream(let k) = tx.flow, k == key, tx.state.phase == .trying || tx.state.phase == .proceeding { return true }
+            return false
+        }.map(\.key)
+        for id in ids { failClient(id, error) }
+    }
+
+    // MARK: - Addresses
+
+    private func viaValue(transport: SIPTransportKind, branch: String) -> String {
+        let (host, port) = localSentBy(transport)
+        return "SIP/2.0/\(transport.viaName) \(host):\(port);branch=\(branch);rport"
+    }
+
+    /// The host and port written in Via and Contact for a transport.
+    func localSentBy(_ transport: SIPTransportKind) -> (String, Int) {
+        let listener = listeners.first { $0.0 == transport }?.1 ?? listeners.first?.1
+        let address = listener?.localAddress
+        let port = address?.port ?? transport.defaultPort
+        if let advertised = configuration.advertisedHost { return (advertised, port) }
+        guard let ip = address?.ipAddress else { return ("127.0.0.1", port) }
+        return (ip.contains(":") ? "[\(ip)]" : ip, port)
+    }
+
+    /// RFC 3261 §18.2.2 with RFC 3581: the source address, and the source port when the
+    /// client asked for `rport`, else the Via port (5060 by default).
+    static func responseAddress(via: SIPVia, source: SocketAddress) -> SocketAddress {
+        if via.rportRequested { return source }
+        var address = source
+        address.port = Int(via.port ?? 5060)
+        return address
+    }
+
+    /// Adds `received` (and fills `rport`) in the top Via of a request (RFC 3261 §18.2.1).
+    static func stampReceived(_ request: inout SIPMessage, via: SIPVia, source: SocketAddress) {
+        guard let ip = source.ipAddress else { return }
+        var stamped = via
+        var changed = false
+        let host = via.host.hasPrefix("[") ? String(via.host.dropFirst().dropLast()) : via.host
+        if host != ip {
+            stamped.received = ip.contains(":") ? "[\(ip)]" : ip
+            changed = true
+        }
+        if via.rportRequested, via.rport == nil, let port = source.port {
+            stamped.rport = UInt16(port)
+            changed = true
+        }
+        guard changed, let index = request.headers.firstIndex(of: .via) else { return }
+        let value = request.headers.value(at: index)
+        let rest = (try? splitTopVia(value)) ?? nil
+        request.headers.remove(at: index)
+        request.headers.insert(.via, rest.map { stamped.description + ", " + $0 } ?? stamped.description, at: index)
+    }
+
+    /// The part of a Via field after its first element, if any.
+    static func splitTopVia(_ value: String) throws -> String? {
+        let parts = try SIPHeaders.listElements(value)
+        return parts.count > 1 ? parts.dropFirst().joined(separator: ", ") : nil
+    }
+
+    /// A key for requests without an RFC 3261 branch (RFC 2543 peers).
+    static func legacyKey(_ request: SIPMessage) -> String {
+        "\(request.callID ?? "")|\(request.headers.first(.cseq) ?? "")|\((try? request.from())??.tag ?? "")"
+    }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+    }
+
+    /// Resolves a peer to one address (IP literals at once, names through getaddrinfo on
+    /// a thread pool, cached).
+    func resolve(_ peer: SIPPeer) -> EventLoopFuture<SocketAddress> {
+        let port = peer.effectivePort
+        if let address = try? SocketAddress(ipAddress: peer.host, port: port) {
+            return loop.makeSucceededFuture(address)
+        }
+        if let cached = resolved[peer.host], cached.until > .now(), var first = cached.addresses.first {
+            first.port = port
+            return loop.makeSucceededFuture(first)
+        }
+        let host = peer.host
+        let until = NIODeadline.now() + configuration.resolutionCacheTime
+        return NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+            try SocketAddress.makeAddressResolvingHost(host, port: port)
+        }.flatMapErrorThrowing { _ in
+            throw SIPTransportError.resolutionFailed(host)
+        }.assumeIsolated().map { address in
+            self.resolved[host] = ([address], until)
+            return address
+        }.nonisolated()
+    }
+
+    static func transportError(_ error: any Error, address: SocketAddress) -> SIPTransportError {
+        switch error {
+        case let e as SIPTransportError:
+            return e
+        case let io as IOError:
+            switch io.errnoCode {
+            case ECONNREFUSED: return .connectionRefused("\(address)")
+            case EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ETIMEDOUT: return .unreachable("\(address)")
+            default: return .connectionClosed("\(address): \(io)")
+            }
+        case let e as NIOConnectionError:
+            if let first = e.connectionErrors.first?.error { return transportError(first, address: address) }
+            return .unreachable("\(address)")
+        case ChannelError.connectTimeout:
+            return .unreachable("\(address): connect timeout")
+        case is NIOSSLError, is BoringSSLError:
+            return .tlsFailure("\(address): \(error)")
+        default:
+            return .connectionClosed("\(address): \(error)")
+        }
+    }
+}

@@ -1,0 +1,139 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Starts real peer programs (SIPp, stunnel) for a test and stops them afterwards.
+/// Every run is bounded by a timeout; nothing is left running.
+final class PeerProcess: @unchecked Sendable {
+    let process = Process()
+    let name: String
+    let directory: URL
+    let output: URL
+
+    init(_ name: String, _ executable: String, _ arguments: [String], in directory: URL) throws {
+        self.name = name
+        self.directory = directory
+        output = directory.appendingPathComponent("\(name).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits for the process to exit by itself (bounded) and returns its status.
+    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                stop()
+                return nil
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    deinit { stop() }
+}
+
+enum Peers {
+    static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Scenarios")
+
+    static func workDirectory(_ name: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    static func executable(_ name: String) -> String? {
+        for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+            return "\(dir)/\(name)"
+        }
+        return nil
+    }
+
+    /// A SIPp instance on 127.0.0.1:`port` running `scenario` (UAS when `remote` is nil).
+    static func sipp(_ scenario: String, port: Int, transport: String, remote: String? = nil, calls: Int = 1,
+                     extra: [String] = [], in dir: URL) throws -> PeerProcess {
+        guard let sipp = executable("sipp") else { throw PeerError("sipp is not installed (apt-get install sip-tester)") }
+        var args = ["-sf", scenarios.appendingPathComponent(scenario).path, "-i", "127.0.0.1", "-p", "\(port)",
+                    "-t", transport, "-m", "\(calls)", "-nostdin", "-timeout", "20s", "-timeout_error",
+                    "-trace_msg", "-message_file", dir.appendingPathComponent("\(scenario).msg").path,
+                    "-trace_logs", "-log_file", dir.appendingPathComponent("\(scenario).log").path]
+        if let remote { args += ["-s", "1234", remote] }
+        return try PeerProcess("sipp-\(scenario)", sipp, args + extra, in: dir)
+    }
+
+    /// stunnel in the foreground: TLS on `accept` to TCP `connect` (server), or the
+    /// reverse when `client` is true.
+    static func stunnel(accept: Int, connect: Int, client: Bool, pki: TestPKI, in dir: URL) throws -> PeerProcess {
+        guard let stunnel = executable("stunnel4") ?? executable("stunnel") else {
+            throw PeerError("stunnel is not installed (apt-get install stunnel4)")
+        }
+        let config = dir.appendingPathComponent("stunnel-\(accept).conf")
+        var text = "foreground = yes\npid =\ndebug = notice\n[sip]\naccept = 127.0.0.1:\(accept)\nconnect = 127.0.0.1:\(connect)\n"
+        text += client ? "client = yes\nverifyChain = yes\nCAfile = \(pki.caFile)\ncheckIP = 127.0.0.1\n" : "cert = \(pki.certificateFile)\nkey = \(pki.keyFile)\n"
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        return try PeerProcess("stunnel-\(accept)", stunnel, [config.path], in: dir)
+    }
+
+    /// Waits until something listens on 127.0.0.1:`port` (read from /proc/net), bounded.
+    static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        let hexPort = String(format: ":%04X", port)
+        let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOfFile: table, encoding: .utf8)) ?? ""
+            for line in text.split(separator: "\n").dropFirst() {
+                let cols = line.split(separator: " ")
+                guard cols.count > 3, cols[1].hasSuffix(hexPort) else { continue }
+                if udp || cols[3] == "0A" { return }
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw PeerError("nothing listens on port \(port) after \(timeout)")
+    }
+
+    /// A port that was free a moment ago (bind to 0, read, close).
+    static func freePort(udp: Bool) async throws -> Int {
+        let channel: any Channel = udp
+            ? try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+            : try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress?.port ?? 0
+        try await channel.close()
+        return port
+    }
+
+    /// A port free for both UDP and TCP.
+    static func freePortBoth() async throws -> Int {
+        for _ in 0..<50 {
+            let port = try await freePort(udp: true)
+            if let tcp = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get() {
+                try await tcp.close()
+                return port
+            }
+        }
+        throw PeerError("no port free for UDP and TCP")
+    }
+}
+
+struct PeerError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
