@@ -13,13 +13,14 @@ public import SIP
 public final class SIPEndpoint: Sendable {
     public let configuration: SIPEndpointConfiguration
     public let eventLoop: any EventLoop
-    private let core: NIOLoopBound<TransportCore>
+    private let core: NIOLoopBoundBox<TransportCore>
 
     public init(configuration: SIPEndpointConfiguration, router: SIPRequestRouter,
                 eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(), logger: Logger = Logger(label: "mwid.sip")) {
         self.configuration = configuration
         self.eventLoop = eventLoop
-        core = NIOLoopBound(TransportCore(loop: eventLoop, configuration: configuration, router: router, logger: logger), eventLoop: eventLoop)
+        core = NIOLoopBoundBox.makeBoxSendingValue(
+            TransportCore(loop: eventLoop, configuration: configuration, router: router, logger: logger), eventLoop: eventLoop)
     }
 
     /// Binds every configured listener. Throws when an address is in use or invalid, or
@@ -48,7 +49,8 @@ public final class SIPEndpoint: Sendable {
                     .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
-                            try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(core: core, limits: configuration.limits))
+                            try channel.pipeline.syncOperations.addHandler(
+                                SIPDatagramHandler(core: NIOLoopBound(core.value, eventLoop: channel.eventLoop), limits: configuration.limits))
                         }
                     }
                     .bind(to: address).get()

@@ -11,14 +11,16 @@ final class PeerProcess: @unchecked Sendable {
     let directory: URL
     let output: URL
 
-    init(_ name: String, _ executable: String, _ arguments: [String], in directory: URL) throws {
+    /// Runs `executable` under `timeout(1)`, so that even a peer orphaned by a crashed test
+    /// run ends by itself after `limit` seconds.
+    init(_ name: String, _ executable: String, _ arguments: [String], in directory: URL, limit: Int = 60) throws {
         self.name = name
         self.directory = directory
         output = directory.appendingPathComponent("\(name).out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-s", "KILL", "\(limit)", executable] + arguments
         process.currentDirectoryURL = directory
         process.standardOutput = handle
         process.standardError = handle
@@ -39,11 +41,17 @@ final class PeerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+    /// Ends the peer (the child of `timeout`) with `signal` — SIPp exits on SIGTERM, stunnel
+    /// ignores it while connections are open, so it gets SIGKILL — and waits, bounded.
+    func stop(signal: String = "TERM") {
+        guard process.isRunning else { return }
+        let pkill = Process()
+        pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+        pkill.arguments = ["-\(signal)", "-P", "\(process.processIdentifier)"]
+        try? pkill.run()
+        pkill.waitUntilExit()
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
