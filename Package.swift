@@ -51,7 +51,8 @@ let package = Package(
         .executableTarget(
             name: "mwid",
             dependencies: [
-                "SIP",
+                "SIP", "SIPTransport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
