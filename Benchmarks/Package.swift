@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(name: "mwid", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .executableTarget(
@@ -28,6 +29,19 @@ let package = Package(
             name: "SIPProfile",
             dependencies: [.product(name: "SIP", package: "mwid")],
             path: "Profile/SIPProfile",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Whole-transport load: NOTIFY client transactions against a real responder
+        // (bench/sip-transport runs it beside a stateless Kamailio).
+        .executableTarget(
+            name: "SIPTransportBench",
+            dependencies: [
+                .product(name: "SIP", package: "mwid"),
+                .product(name: "SIPTransport", package: "mwid"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Profile/SIPTransportBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -134,6 +134,20 @@ public final class SIPEndpoint: Sendable {
         }
     }
 
+    /// The same as `send(_:to:timers:)` without a task per request: `completion` runs on
+    /// the endpoint's event loop with the final response or the transport error. For
+    /// callers that keep thousands of requests in flight (dispatchers, benchmarks).
+    public func send(_ request: SIPMessage, to peer: SIPPeer, timers: SIPTimers? = nil,
+                     completion: @escaping @Sendable (Result<SIPMessage, SIPTransportError>) -> Void) {
+        let core = self.core
+        let timers = timers ?? configuration.timers
+        eventLoop.execute {
+            core.value.send(request, to: peer, timers: timers).whenComplete { result in
+                completion(result.mapError { $0 as? SIPTransportError ?? .connectionClosed("\($0)") })
+            }
+        }
+    }
+
     /// Client and server transactions in flight (for metrics and tests).
     public func transactionCounts() async -> (client: Int, server: Int) {
         let core = self.core
