@@ -13,9 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
+        .target(name: "BenchmarkSamples", path: "Profile/BenchmarkSamples", swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
             name: "SIPBenchmarks",
             dependencies: [
+                "BenchmarkSamples",
                 .product(name: "SIP", package: "mwid"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
@@ -27,7 +29,7 @@ let package = Package(
         // counts are repeatable on a noisy machine): scripts/profile-sip.
         .executableTarget(
             name: "SIPProfile",
-            dependencies: [.product(name: "SIP", package: "mwid")],
+            dependencies: ["BenchmarkSamples", .product(name: "SIP", package: "mwid")],
             path: "Profile/SIPProfile",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

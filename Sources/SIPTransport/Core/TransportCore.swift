@@ -92,6 +92,10 @@ final class TransportCore {
         guard let method = request.method, method != .ack, method != .invite else {
             return loop.makeFailedFuture(SIPTransportError.invalidRequest("only non-INVITE requests start client transactions"))
         }
+        // IP literals need no resolution: start at once, without a future in between.
+        if let address = try? SocketAddress(ipAddress: peer.host, port: peer.effectivePort) {
+            return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers)
+        }
         return resolve(peer).assumeIsolated().flatMap { address in
             self.start(request, method: method, transport: peer.transport, address: address, serverName: Self.isIPLiteral(peer.host) ? nil : peer.host, timers: timers)
         }.nonisolated()
@@ -104,8 +108,7 @@ final class TransportCore {
         // This endpoint is the request's first hop: its Via is the only one.
         request.headers.remove(.via)
         request.headers.insert(.via, viaValue(transport: transport, branch: branch), at: 0)
-        var bytes = ByteBuffer()
-        bytes.writeBytes(request.serialize())
+        let bytes = ByteBuffer(bytes: request.serialize())
         let promise = loop.makePromise(of: SIPMessage.self)
         let id = nextID
         nextID += 1
@@ -203,8 +206,7 @@ final class TransportCore {
         }
         if shuttingDown {
             let response = request.makeResponse(statusCode: 503, toTag: SIPIdentifiers.tag(using: &rng))
-            var bytes = ByteBuffer()
-            bytes.writeBytes(response.serialize())
+            let bytes = ByteBuffer(bytes: response.serialize())
             write(bytes, flow: responseFlow, serverName: nil) { _ in }
             return
         }
@@ -227,8 +229,7 @@ final class TransportCore {
 
     private func respond(_ id: UInt64, _ response: SIPMessage) {
         guard var tx = servers[id] else { return }
-        var bytes = ByteBuffer()
-        bytes.writeBytes(response.serialize())
+        let bytes = ByteBuffer(bytes: response.serialize())
         tx.lastResponse = bytes
         tx.state.respond(statusCode: response.statusCode ?? 500, now: Self.now())
         servers[id] = tx
@@ -257,8 +258,7 @@ final class TransportCore {
         if case .datagram(let channel, _) = flow, let via = try? response.topVia() {
             responseFlow = .datagram(channel, Self.responseAddress(via: via, source: source))
         }
-        var bytes = ByteBuffer()
-        bytes.writeBytes(response.serialize())
+        let bytes = ByteBuffer(bytes: response.serialize())
         write(bytes, flow: responseFlow, serverName: nil) { _ in }
     }
 
