@@ -79,7 +79,9 @@ struct MWID: AsyncParsableCommand {
             throw ExitCode(1)
         }
         for (transport, address) in await endpoint.localAddresses() {
-            logger.info("SIP listening", metadata: ["transport": "\(transport)", "address": "\(address)"])
+            let ip = address.ipAddress ?? "?"
+            let shown = ip.contains(":") ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
+            logger.info("SIP listening", metadata: ["transport": "\(transport)", "address": "\(shown)"])
         }
         logger.info("mwid \(MWIDVersion.string) ready")
         let signal = await Self.waitForTerminationSignal()
