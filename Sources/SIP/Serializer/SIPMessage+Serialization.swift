@@ -14,7 +14,7 @@ extension SIPMessage {
         case .request(let method, let uri):
             out.append(contentsOf: method.rawValue.utf8)
             out.append(ASCII.space)
-            out.append(contentsOf: uri.description.utf8)
+            uri.write(into: &out)
             out.append(contentsOf: " SIP/2.0\r\n".utf8)
         case .response(let code, let reason):
             out.append(contentsOf: "SIP/2.0 ".utf8)

@@ -73,38 +73,52 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
     public var isSecure: Bool { scheme == .sips }
 
     public var description: String {
-        var out = ""
-        out.reserveCapacity(32)
+        var out: [UInt8] = []
+        out.reserveCapacity(48)
+        write(into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the URI's text to `out` (the serializer writes it straight into the message).
+    public func write(into out: inout [UInt8]) {
         switch scheme {
         case .sip, .sips:
-            out += scheme == .sip ? "sip:" : "sips:"
+            out.append(contentsOf: (scheme == .sip ? "sip:" : "sips:").utf8)
             if let user {
-                out += URIEscaping.escape(user, allowed: URIEscaping.isUserChar)
+                URIEscaping.appendEscaped(user, allowed: URIEscaping.isUserChar, to: &out)
                 if let password {
-                    out += ":"
-                    out += URIEscaping.escape(password, allowed: URIEscaping.isPasswordChar)
+                    out.append(ASCII.colon)
+                    URIEscaping.appendEscaped(password, allowed: URIEscaping.isPasswordChar, to: &out)
                 }
-                out += "@"
+                out.append(ASCII.at)
             }
-            out += host
+            out.append(contentsOf: host.utf8)
             if let port {
-                out += ":"
-                out += String(port)
+                out.append(ASCII.colon)
+                SIPMessage.appendDecimal(Int(port), to: &out)
             }
         case .tel:
-            out += "tel:"
-            out += user ?? ""
+            out.append(contentsOf: "tel:".utf8)
+            out.append(contentsOf: (user ?? "").utf8)
         case .other(let s):
-            out += s
-            out += ":"
-            out += opaque ?? ""
+            out.append(contentsOf: s.utf8)
+            out.append(ASCII.colon)
+            out.append(contentsOf: (opaque ?? "").utf8)
         }
-        out += parameters.description
-        if !headers.isEmpty {
-            out += "?"
-            out += headers.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
+        for p in parameters {
+            out.append(ASCII.semicolon)
+            out.append(contentsOf: p.name.utf8)
+            if let v = p.value {
+                out.append(ASCII.equals)
+                out.append(contentsOf: v.utf8)
+            }
         }
-        return out
+        for (i, h) in headers.enumerated() {
+            out.append(i == 0 ? ASCII.question : ASCII.ampersand)
+            out.append(contentsOf: h.name.utf8)
+            out.append(ASCII.equals)
+            out.append(contentsOf: h.value.utf8)
+        }
     }
 }
 

@@ -79,11 +79,8 @@ enum URIEscaping {
 
     private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
 
-    /// Escapes every byte that `allowed` rejects as %HH.
-    static func escape(_ s: String, allowed: (UInt8) -> Bool) -> String {
-        if s.utf8.allSatisfy(allowed) { return s }
-        var out: [UInt8] = []
-        out.reserveCapacity(s.utf8.count + 8)
+    /// Appends `s`, escaping every byte that `allowed` rejects as %HH.
+    static func appendEscaped(_ s: String, allowed: (UInt8) -> Bool, to out: inout [UInt8]) {
         for c in s.utf8 {
             if allowed(c) {
                 out.append(c)
@@ -93,6 +90,5 @@ enum URIEscaping {
                 out.append(hex[Int(c & 15)])
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }
