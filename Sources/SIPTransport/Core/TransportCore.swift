@@ -282,6 +282,11 @@ final class TransportCore {
 
     private func schedule(_ id: UInt64, at deadline: Int64) {
         timers.schedule(id, at: deadline)
+        armWakeUp(at: deadline)
+    }
+
+    /// Keeps the one wake-up at the earliest deadline.
+    private func armWakeUp(at deadline: Int64) {
         if let at = wakeUpAt, at <= deadline { return }
         wakeUp?.cancel()
         wakeUpAt = deadline
@@ -333,12 +338,9 @@ final class TransportCore {
             }
         }
         if let next = timers.earliest {
-            // Re-arm the single wake-up for the earliest remaining deadline.
-            let pending = next
-            wakeUpAt = pending
-            wakeUp = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, pending)))) { [self] in
-                self.fireTimers()
-            }
+            // Re-arm the single wake-up for the earliest remaining deadline (arming above
+            // may already have scheduled it).
+            armWakeUp(at: next)
         }
     }
 
