@@ -76,7 +76,7 @@ public final class SIPEndpoint: Sendable {
                                 if kind == .tls, let context = serverTLS {
                                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                                 }
-                                try core.value.addStreamHandlers(to: channel, transport: kind, inbound: true)
+                                try core.value.addStreamHandlers(to: channel, transport: kind)
                             }
                         }
                         .bind(to: address).get()

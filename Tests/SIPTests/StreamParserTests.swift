@@ -76,8 +76,9 @@ import Testing
         }
     }
 
-    @Test func tricklingIsLinear() throws {
-        // One byte at a time through a 60 KB head: bounded work per byte.
+    @Test func byteAtATimeTrickleStillFramesTheMessage() throws {
+        // One byte at a time through a 60 KB head (the parser resumes its search where it
+        // stopped, so this costs linear time; the test proves the framing stays right).
         var p = SIPStreamParser()
         var text = "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
         for i in 0..<200 { text += "X-Pad-\(i): " + String(repeating: "p", count: 250) + "\r\n" }

@@ -9,7 +9,8 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
 
     public init(_ name: String) {
         rawName = name
-        known = Self.lookup(name.utf8)
+        var bytes = name
+        known = bytes.withUTF8 { Self.lookup($0, 0..<$0.count) }
     }
 
     public init(stringLiteral value: String) { self.init(value) }
@@ -103,17 +104,6 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         Entry(name: "Accept-Language", compact: nil),
     ]
 
-    /// Resolves a name in any case, full or compact, without allocating.
-    static func lookup(_ name: some Collection<UInt8>) -> UInt8? {
-        if name.count == 1, let c = name.first {
-            return compactIndex[Int(ASCII.lower(c))]
-        }
-        for (i, e) in table.enumerated() where ASCII.equalsIgnoringCase(e.name.utf8, name) {
-            return UInt8(i)
-        }
-        return nil
-    }
-
     /// Resolution from a byte range (used outside the hot path).
     static func lookup(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
         var h: UInt32 = 5381
@@ -183,14 +173,6 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
     }
 
     static let nameIndex = NameIndex(table)
-
-    private static let compactIndex: [UInt8?] = {
-        var t = [UInt8?](repeating: nil, count: 256)
-        for (i, e) in table.enumerated() {
-            if let c = e.compact?.asciiValue { t[Int(c)] = UInt8(i) }
-        }
-        return t
-    }()
 }
 
 extension SIPHeaderName {

@@ -34,7 +34,7 @@ public struct SIPStreamParser: Sendable {
         }
         let region = UnsafeBufferPointer(rebasing: b[skip...])
         if let pendingSize, region.count < pendingSize {
-            return needMore(skip)
+            return .needMoreData(discard: skip)
         }
         let searchFrom = max(0, scanned - 3)
         guard let headEnd = SIPParser.findEndOfHeaders(region, from: searchFrom, limit: limits.maxMessageSize) else {
@@ -43,7 +43,7 @@ public struct SIPStreamParser: Sendable {
                 throw SIPParseError(.messageTooLarge, "Message head larger than \(limits.maxMessageSize) bytes")
             }
             scanned = region.count
-            return needMore(skip)
+            return .needMoreData(discard: skip)
         }
         let headRegion = UnsafeBufferPointer(rebasing: region[0..<headEnd])
         let head: SIPParser.Head
@@ -65,14 +65,10 @@ public struct SIPStreamParser: Sendable {
         guard region.count >= total else {
             pendingSize = total
             scanned = headEnd
-            return needMore(skip)
+            return .needMoreData(discard: skip)
         }
         reset()
         return .message(head.message(region, bodyLength: contentLength), consumed: skip + total)
-    }
-
-    private mutating func needMore(_ discard: Int) -> Result {
-        .needMoreData(discard: discard)
     }
 
     /// Forgets any partial progress (after an error, or when the connection is reset).

@@ -97,7 +97,7 @@ final class TransportCore {
             return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers)
         }
         return resolve(peer).assumeIsolated().flatMap { address in
-            self.start(request, method: method, transport: peer.transport, address: address, serverName: Self.isIPLiteral(peer.host) ? nil : peer.host, timers: timers)
+            self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host, timers: timers)
         }.nonisolated()
     }
 
@@ -386,7 +386,7 @@ final class TransportCore {
                         let handler = try NIOSSLClientHandler(context: context, serverHostname: serverName)
                         try channel.pipeline.syncOperations.addHandler(handler)
                     }
-                    try core.value.addStreamHandlers(to: channel, transport: key.transport, inbound: false)
+                    try core.value.addStreamHandlers(to: channel, transport: key.transport)
                 }
             }
             .connect(to: key.address)
@@ -403,7 +403,7 @@ final class TransportCore {
         return future
     }
 
-    func addStreamHandlers(to channel: any Channel, transport: SIPTransportKind, inbound: Bool) throws {
+    func addStreamHandlers(to channel: any Channel, transport: SIPTransportKind) throws {
         let core = NIOLoopBound(self, eventLoop: loop)
         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
         try channel.pipeline.syncOperations.addHandler(
@@ -493,17 +493,10 @@ final class TransportCore {
         "\(request.callID ?? "")|\(request.headers.first(.cseq) ?? "")|\((try? request.from())??.tag ?? "")"
     }
 
-    static func isIPLiteral(_ host: String) -> Bool {
-        (try? SocketAddress(ipAddress: host, port: 0)) != nil
-    }
-
-    /// Resolves a peer to one address (IP literals at once, names through getaddrinfo on
-    /// a thread pool, cached).
+    /// Resolves a peer named by host name to one address (getaddrinfo on a thread pool,
+    /// cached); `send` takes IP literals directly.
     func resolve(_ peer: SIPPeer) -> EventLoopFuture<SocketAddress> {
         let port = peer.effectivePort
-        if let address = try? SocketAddress(ipAddress: peer.host, port: port) {
-            return loop.makeSucceededFuture(address)
-        }
         if let cached = resolved[peer.host], cached.until > .now(), var first = cached.addresses.first {
             first.port = port
             return loop.makeSucceededFuture(first)
