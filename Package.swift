@@ -16,6 +16,9 @@ let package = Package(
         .executable(name: "mwictl", targets: ["mwictl"]),
         .library(name: "SIP", targets: ["SIP"]),
         .library(name: "SIPTransport", targets: ["SIPTransport"]),
+        .library(name: "UnifiedMessaging", targets: ["UnifiedMessaging"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "AdminAPI", targets: ["AdminAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -26,6 +29,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Pure SIP protocol core: message model, parser, serializer, URIs, digest,
@@ -48,18 +57,78 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Pure unified-messaging domain: dial plans, gateways, policies, mailboxes, voice
+        // messages, MWI state, validation, the policy decision. No I/O, no clock.
+        .target(
+            name: "UnifiedMessaging",
+            dependencies: ["SIP"],
+            swiftSettings: strict
+        ),
+        // The storage seam (protocol) and its embedded SQLite backend (GRDB).
+        .target(
+            name: "Storage",
+            dependencies: [
+                "UnifiedMessaging",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The REST API under /api/v1 (Hummingbird): routes, bearer auth, JSON errors, OpenAPI.
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "UnifiedMessaging", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "mwid",
             dependencies: [
-                "SIP", "SIPTransport",
+                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "mwictl",
-            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "UnifiedMessaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "UnifiedMessagingTests",
+            dependencies: ["UnifiedMessaging"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["UnifiedMessaging", "Storage"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "AdminAPITests",
+            dependencies: [
+                "UnifiedMessaging", "Storage", "AdminAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,13 +1,18 @@
+import AdminAPI
 import ArgumentParser
-import Dispatch
 import Foundation
+import Hummingbird
 import Logging
+import Metrics
+import NIOCore
+import Prometheus
 import SIP
 import SIPTransport
+import ServiceLifecycle
+import Storage
 
-/// The mwid server. This version runs the SIP endpoint (UDP, TCP, TLS listeners;
-/// OPTIONS answered, other methods refused with 405) until SIGTERM or SIGINT; the
-/// directory, the REST API and the MWI engine arrive with their issues.
+/// The mwid server: the directory on its storage, the REST API and the SIP endpoint,
+/// run as one service group that stops gracefully on SIGTERM or SIGINT.
 @main
 struct MWID: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,13 +21,27 @@ struct MWID: AsyncParsableCommand {
         discussion: """
             Keeps the voicemail lamp on every phone true: RFC 3842 message-summary \
             NOTIFYs to PBXs and gateways, subscriptions from phones, SMS notifications.
+            With no arguments: data in ./mwid-data (SQLite), HTTP on 127.0.0.1:8080, SIP on \
+            UDP and TCP 127.0.0.1:5060. Flags override the --config file, which overrides \
+            the defaults.
 
-            Example:
-              mwid --sip-udp 127.0.0.1:5060 --sip-tcp 127.0.0.1:5060 \\
-                   --sip-tls 127.0.0.1:5061 --tls-certificate cert.pem --tls-key key.pem
+            Examples:
+              mwid
+              mwid --config /etc/mwid/mwid.yaml
+              mwid --data /var/lib/mwid --http 0.0.0.0:8080 --sip-udp 0.0.0.0:5060 \\
+                   --sip-tls 0.0.0.0:5061 --tls-certificate cert.pem --tls-key key.pem
             """,
         version: MWIDVersion.string
     )
+
+    @Option(name: .customLong("config"), help: "YAML configuration file (see docs/configuration.md).")
+    var configFile: String?
+
+    @Option(name: .customLong("data"), help: "Data folder: SQLite database and admin.token (default ./mwid-data).")
+    var data: String?
+
+    @Option(name: .customLong("http"), help: "HTTP listener for the REST API, HOST:PORT (default 127.0.0.1:8080).")
+    var http: String?
 
     @Option(name: .customLong("sip-udp"), help: "SIP over UDP listener, HOST:PORT (repeatable; default 127.0.0.1:5060).")
     var sipUDP: [String] = []
@@ -51,87 +70,161 @@ struct MWID: AsyncParsableCommand {
     @Flag(name: .customLong("tls-require-client-certificate"), help: "Require and verify a certificate from TLS peers connecting in.")
     var tlsRequireClientCertificate = false
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
 
     func run() async throws {
-        guard let level = Logger.Level(rawValue: logLevel) else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        do {
+            try await serve()
+        } catch let failure as StartupFailure {
+            FileHandle.standardError.write(Data("mwid: \(failure.message)\n".utf8))
+            throw ExitCode(1)
         }
-        var logger = Logger(label: "mwid")
-        logger.logLevel = level
-        var sipLogger = Logger(label: "mwid.sip")
-        sipLogger.logLevel = level
+    }
 
-        let tls = (tlsCertificate != nil || tlsKey != nil || tlsCA != nil)
-            ? SIPTLSConfiguration(certificateChainFile: tlsCertificate, privateKeyFile: tlsKey, trustRootsFile: tlsCA,
-                                  presentClientCertificate: tlsClientCertificate, requireClientCertificate: tlsRequireClientCertificate)
+    private func serve() async throws {
+        let file: FileConfiguration
+        do {
+            file = try configFile.map(FileConfiguration.load) ?? FileConfiguration()
+        } catch {
+            throw StartupFailure("\(error)")
+        }
+        let levelName = logLevel ?? file.logLevel ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw StartupFailure("log level must be one of trace, debug, info, notice, warning, error, critical (got \"\(levelName)\")")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "mwid")
+
+        // Data folder, storage, token.
+        let dataPath = data ?? file.data ?? "./mwid-data"
+        let dataURL = URL(fileURLWithPath: dataPath).standardizedFileURL
+        let storage: SQLiteStorage
+        let token: String
+        do {
+            try FileManager.default.createDirectory(at: dataURL, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            storage = try SQLiteStorage(path: dataURL.appendingPathComponent("mwid.sqlite").path)
+            token = try AdminToken.loadOrCreate(in: dataURL)
+        } catch {
+            throw StartupFailure("cannot use the data folder \(dataURL.path): \(Self.explain(error))")
+        }
+        let schema = (try? await storage.appliedMigrations().last) ?? "?"
+        logger.info("data folder \(dataURL.path)", metadata: ["database": "mwid.sqlite", "schema": "\(schema)",
+                                                               "token": "admin.token"])
+
+        // SIP.
+        let tlsFile = file.tls
+        let certificate = tlsCertificate ?? tlsFile?.certificate, key = tlsKey ?? tlsFile?.key, ca = tlsCA ?? tlsFile?.ca
+        let tls = (certificate != nil || key != nil || ca != nil)
+            ? SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: ca,
+                                  presentClientCertificate: tlsClientCertificate || (tlsFile?.clientCertificate ?? false),
+                                  requireClientCertificate: tlsRequireClientCertificate || (tlsFile?.requireClientCertificate ?? false))
             : nil
-        let configuration = SIPEndpointConfiguration(
-            udp: sipUDP.isEmpty ? ["127.0.0.1:5060"] : sipUDP,
-            tcp: sipTCP.isEmpty ? ["127.0.0.1:5060"] : sipTCP,
-            tls: sipTLS, advertisedHost: advertisedHost, tlsConfiguration: tls)
-        let endpoint = SIPEndpoint(configuration: configuration, router: SIPRequestRouter(), logger: sipLogger)
+        let sipConfiguration = SIPEndpointConfiguration(
+            udp: !sipUDP.isEmpty ? sipUDP : file.sip?.udp ?? ["127.0.0.1:5060"],
+            tcp: !sipTCP.isEmpty ? sipTCP : file.sip?.tcp ?? ["127.0.0.1:5060"],
+            tls: !sipTLS.isEmpty ? sipTLS : file.sip?.tls ?? [],
+            advertisedHost: advertisedHost ?? file.sip?.advertisedHost, tlsConfiguration: tls)
+        let endpoint = SIPEndpoint(configuration: sipConfiguration, router: SIPRequestRouter(), logger: Logger(label: "mwid.sip"))
         do {
             try await endpoint.start()
         } catch {
-            logger.critical("cannot start: \(error)")
-            throw ExitCode(1)
+            throw StartupFailure("cannot start SIP: \(error)")
         }
         for (transport, address) in await endpoint.localAddresses() {
-            let ip = address.ipAddress ?? "?"
-            let shown = ip.contains(":") ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
-            logger.info("SIP listening", metadata: ["transport": "\(transport)", "address": "\(shown)"])
+            logger.info("SIP listening", metadata: ["transport": "\(transport)", "address": "\(Self.show(address))"])
         }
-        logger.info("mwid \(MWIDVersion.string) ready")
-        let signal = await Self.waitForTerminationSignal()
-        logger.info("stopping on \(signal)")
-        await endpoint.shutdown()
+
+        // HTTP.
+        let httpListener = http ?? file.http ?? "127.0.0.1:8080"
+        let httpAddress: SocketAddress
+        do {
+            httpAddress = try SIPEndpointConfiguration.socketAddress(httpListener)
+        } catch {
+            await endpoint.shutdown()
+            throw StartupFailure("--http: \(error)")
+        }
+        let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string)
+        let application = Application(
+            router: api.makeRouter(),
+            configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),
+                                 serverName: "mwid"),
+            onServerRunning: { channel in
+                let shown = channel.localAddress.map(Self.show) ?? httpListener
+                Logger(label: "mwid").info("HTTP listening", metadata: ["address": "\(shown)", "api": "http://\(shown)/api/v1"])
+                Logger(label: "mwid").info("mwid \(MWIDVersion.string) ready")
+            },
+            logger: Logger(label: "mwid.http"))
+
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: HTTPService(application: application, listener: httpListener)),
+                .init(service: SIPService(endpoint: endpoint)),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "mwid.lifecycle")))
+        do {
+            try await group.run()
+        } catch {
+            await endpoint.shutdown()
+            throw StartupFailure(Self.explain(error))
+        }
         logger.info("stopped")
     }
 
-    /// Suspends until SIGTERM or SIGINT arrives, and returns its name.
-    static func waitForTerminationSignal() async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            let queue = DispatchQueue(label: "mwid.signals")
-            let resumed = ResumeOnce(continuation)
-            var sources: [any DispatchSourceSignal] = []
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-                Foundation.signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler { resumed.resume(name) }
-                source.resume()
-                sources.append(source)
-            }
-            resumed.keep(sources)
+    static func show(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        return ip.contains(":") ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
+    }
+
+    /// Errors as an administrator reads them.
+    static func explain(_ error: any Error) -> String {
+        let text = "\(error)"
+        if text.contains("Address already in use") || text.contains("EADDRINUSE") { return "\(text) (address already in use)" }
+        if let failure = error as? StartupFailure { return failure.message }
+        return text
+    }
+}
+
+/// A reason mwid cannot run, printed as one line before exiting with status 1.
+struct StartupFailure: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// The REST API's HTTP server; a bind failure becomes a clear start-up error.
+struct HTTPService: Service {
+    let application: Application<RouterResponder<BasicRequestContext>>
+    let listener: String
+
+    func run() async throws {
+        do {
+            try await application.run()
+        } catch {
+            throw StartupFailure("cannot serve HTTP on \(listener): \(MWID.explain(error))")
         }
     }
 }
 
-/// Resumes a continuation at most once, from any thread; keeps the signal sources that
-/// resume it alive (they hold it through their handlers, it holds them).
-final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<String, Never>?
-    private var sources: [any DispatchSourceSignal] = []
+/// Keeps the SIP endpoint (already listening) until graceful shutdown, then closes it.
+struct SIPService: Service {
+    let endpoint: SIPEndpoint
 
-    func keep(_ sources: [any DispatchSourceSignal]) {
-        lock.lock()
-        self.sources = sources
-        lock.unlock()
-    }
-
-    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
-
-    func resume(_ value: String) {
-        lock.lock()
-        let c = continuation
-        continuation = nil
-        lock.unlock()
-        c?.resume(returning: value)
+    func run() async throws {
+        try? await gracefulShutdown()
+        Logger(label: "mwid").info("stopping")
+        await endpoint.shutdown()
     }
 }
 
 enum MWIDVersion {
-    static let string = "0.1.0"
+    static let string = "0.2.0"
 }

@@ -1,0 +1,102 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+import UnifiedMessaging
+
+/// The API's error answer, `{"error": {"code", "message", "field"}}` with its status.
+/// Every error raised below the API is mapped here, in one place.
+public struct APIError: HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    public var field: String?
+
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+    }
+
+    public var description: String { "\(status.code) \(code): \(field.map { "\($0): " } ?? "")\(message)" }
+
+    static func badRequest(_ message: String, field: String? = nil) -> APIError {
+        APIError(.badRequest, code: "invalid", message, field: field)
+    }
+
+    /// The answer for any error; `nil` when it is not the caller's fault (a 500).
+    static func from(_ error: any Error) -> APIError? {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as DirectoryError:
+            let status: HTTPResponse.Status = switch error.code {
+            case .invalid: .badRequest
+            case .notFound: .notFound
+            case .conflict, .inUse: .conflict
+            }
+            return APIError(status, code: error.code.rawValue, error.message, field: error.field)
+        case is NIOTooManyBytesError:
+            return APIError(.contentTooLarge, code: "too_large", "the request body is larger than 1 MiB")
+        case let error as DecodingError:
+            return from(decoding: error)
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound:
+                return APIError(.notFound, code: "not_found", "no such resource")
+            case .contentTooLarge:
+                return APIError(.contentTooLarge, code: "too_large", "the request body is larger than 1 MiB")
+            default:
+                return APIError(error.status, code: "http", error.body ?? error.status.reasonPhrase)
+            }
+        default:
+            return nil
+        }
+    }
+
+    static func from(decoding error: DecodingError) -> APIError {
+        func path(_ keys: [any CodingKey]) -> String? {
+            var text = ""
+            for key in keys {
+                if let index = key.intValue { text += "[\(index)]" } else { text += text.isEmpty ? key.stringValue : "." + key.stringValue }
+            }
+            return text.isEmpty ? nil : text
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return .badRequest("must be \(jsonName(type))", field: path(context.codingPath))
+        case .valueNotFound(let type, let context):
+            return .badRequest("must be \(jsonName(type)), not null", field: path(context.codingPath))
+        case .keyNotFound(let key, let context):
+            return .badRequest("is required", field: path(context.codingPath + [key]))
+        case .dataCorrupted(let context):
+            guard let field = path(context.codingPath) else {
+                return APIError(.badRequest, code: "malformed_json", "the body is not valid JSON")
+            }
+            return .badRequest(context.debugDescription, field: field)
+        @unknown default:
+            return .badRequest("the body could not be read")
+        }
+    }
+
+    static func jsonName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type, is Substring.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Date.Type: "an ISO 8601 time"
+        default: String(describing: type).hasPrefix("Array") ? "an array" : "an object"
+        }
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
+        error["field"] = field.map(JSONValue.string) ?? .null
+        let body = try APICoding.encoder().encode(JSONValue.object(["error": .object(error)]))
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"mwid\"" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

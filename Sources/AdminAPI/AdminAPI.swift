@@ -1,0 +1,69 @@
+public import Foundation
+public import Hummingbird
+import Logging
+public import Prometheus
+public import Storage
+
+/// The HTTP face of mwid: `/api/v1` (bearer-token protected, JSON), its OpenAPI
+/// document, `/healthz` and `/metrics`.
+public struct AdminAPI: Sendable {
+    public let storage: any Storage
+    public let token: String
+    public let prometheus: PrometheusCollectorRegistry?
+    public let version: String
+    let clock: @Sendable () -> Date
+    let makeID: @Sendable () -> String
+
+    public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
+                clock: @escaping @Sendable () -> Date = { Date() },
+                makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
+        self.storage = storage
+        self.token = token
+        self.prometheus = prometheus
+        self.version = version
+        self.clock = clock
+        self.makeID = makeID
+    }
+
+    public static let openAPIPath = "/api/v1/openapi.json"
+
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: BearerAuthMiddleware(token: token, openPaths: [Self.openAPIPath]))
+        let table = RouteTable(router: router)
+        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID).register(in: table)
+
+        let storage = self.storage, prometheus = self.prometheus, version = self.version
+        table.add(.get, "/healthz", "Liveness and storage health", responses: [(200, "Health"), (503, "Error")],
+                  authenticated: false) { _, _ in
+            do {
+                _ = try await storage.dialPlans()
+            } catch {
+                throw APIError(.serviceUnavailable, code: "storage", "storage is not answering: \(error)")
+            }
+            return try APIResponses.json(["status": "ok", "version": version])
+        }
+        table.add(.get, "/metrics", "Prometheus metrics (text format)", responses: [(200, nil)], authenticated: false) { _, _ in
+            var bytes: [UInt8] = []
+            prometheus?.emit(into: &bytes)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        let document = OpenAPIDocument.make(entries: table.entries + [openAPIEntry], version: version)
+        let documentBytes = (try? APICoding.encoder().encode(document)) ?? Data()
+        router.get(RouterPath(Self.openAPIPath)) { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: documentBytes)))
+        }
+        return router
+    }
+
+    private var openAPIEntry: RouteTable<BasicRequestContext>.Entry {
+        .init(method: .get, path: Self.openAPIPath, summary: "This document", request: nil, responses: [(200, nil)],
+              query: [], authenticated: false)
+    }
+}

@@ -1,0 +1,145 @@
+import Hummingbird
+import UnifiedMessaging
+
+/// The OpenAPI 3.1 document of the API, made from the route table and the schemas below.
+enum OpenAPIDocument {
+    static func make<C>(entries: [RouteTable<C>.Entry], version: String) -> JSONValue {
+        var paths: [String: [String: JSONValue]] = [:]
+        for entry in entries {
+            var operation: [String: JSONValue] = ["summary": .string(entry.summary)]
+            var parameters: [JSONValue] = []
+            for part in entry.path.split(separator: "/") where part.hasPrefix("{") {
+                let name = String(part.dropFirst().dropLast())
+                parameters.append(["name": .string(name), "in": "path", "required": true, "schema": ["type": "string"]])
+            }
+            for q in entry.query {
+                parameters.append(["name": .string(q.name), "in": "query", "required": false,
+                                   "description": .string(q.description), "schema": ["type": "string"]])
+            }
+            if !parameters.isEmpty { operation["parameters"] = .array(parameters) }
+            if let request = entry.request {
+                operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": schemaRef(request)]]]
+            }
+            var responses: [String: JSONValue] = [:]
+            for (status, schema) in entry.responses {
+                var response: [String: JSONValue] = ["description": .string(describe(status))]
+                if let schema {
+                    response["content"] = ["application/json": ["schema": schemaRef(schema)]]
+                }
+                responses[String(status)] = .object(response)
+            }
+            if entry.authenticated {
+                responses["401"] = ["description": "missing or wrong bearer token",
+                                    "content": ["application/json": ["schema": schemaRef("Error")]]]
+            } else {
+                operation["security"] = []
+            }
+            operation["responses"] = .object(responses)
+            paths[entry.path, default: [:]][entry.method.rawValue.lowercased()] = .object(operation)
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": ["title": "mwid", "version": .string(version),
+                     "description": "Message Waiting Indicator server: directory, voice messages, MWI state."],
+            "servers": [["url": "/"]],
+            "security": [["bearer": []]],
+            "paths": .object(paths.mapValues { .object($0) }),
+            "components": ["securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]], "schemas": .object(schemas)],
+        ]
+    }
+
+    static func schemaRef(_ name: String) -> JSONValue {
+        if name.hasPrefix("[") {
+            return ["type": "array", "items": schemaRef(String(name.dropFirst().dropLast()))]
+        }
+        return ["$ref": .string("#/components/schemas/\(name)")]
+    }
+
+    static func describe(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 204: "Done, no content"
+        case 400: "Invalid input; the error names the field"
+        case 404: "No such object"
+        case 409: "Conflicts with an existing object, or the object is still in use"
+        case 413: "Body larger than 1 MiB"
+        case 503: "Not healthy"
+        default: "Status \(status)"
+        }
+    }
+
+    static func enumeration<E: DirectoryEnum>(_ type: E.Type, _ description: String) -> JSONValue {
+        ["type": "string", "enum": .array(E.allCases.map { .string($0.rawValue) }), "description": .string(description)]
+    }
+
+    static func object(_ properties: [String: JSONValue], required: [String]) -> JSONValue {
+        ["type": "object", "properties": .object(properties), "required": .array(required.map { .string($0) }),
+         "additionalProperties": false]
+    }
+
+    static let string: JSONValue = ["type": "string"]
+    static let nullableString: JSONValue = ["type": ["string", "null"]]
+    static let boolean: JSONValue = ["type": "boolean"]
+    static let integer: JSONValue = ["type": "integer"]
+    static let time: JSONValue = ["type": "string", "format": "date-time"]
+
+    static var schemas: [String: JSONValue] {
+        [
+            "DialPlan": object([
+                "name": string,
+                "numberOfDigitsInExtension": ["type": "integer", "minimum": 1, "maximum": 20],
+                "uriType": enumeration(URIType.self, "how users are named in SIP"),
+                "voipSecurity": enumeration(VoIPSecurity.self, "Unsecured: TCP; SIPSecured and Secured: TLS"),
+                "countryOrRegionCode": nullableString,
+            ], required: ["name", "numberOfDigitsInExtension"]),
+            "IPGateway": object([
+                "name": string, "address": ["type": "string", "description": "IPv4, IPv6 or FQDN"],
+                "port": ["type": "integer", "minimum": 1, "maximum": 65535],
+                "transport": enumeration(GatewayTransport.self, "auto follows the dial plan's security"),
+                "dialPlans": ["type": "array", "items": string],
+                "status": enumeration(GatewayStatus.self, "Disabled gateways get no NOTIFY"),
+                "messageWaitingIndicatorAllowed": boolean, "priority": integer,
+                "username": nullableString,
+                "password": ["type": ["string", "null"], "writeOnly": true],
+                "hasPassword": ["type": "boolean", "readOnly": true],
+            ], required: ["name", "address"]),
+            "MailboxPolicy": object([
+                "name": string, "dialPlan": string, "allowMessageWaitingIndicator": boolean, "allowSMSNotification": boolean,
+            ], required: ["name", "dialPlan"]),
+            "UMMailbox": object([
+                "identity": string, "extension": ["type": "string", "pattern": "^[0-9]+$"], "dialPlan": string, "policy": string,
+                "sipResourceIdentifier": nullableString,
+                "umSMSNotificationOption": enumeration(SMSNotificationOption.self, "which texts the user receives"),
+                "sipPassword": ["type": ["string", "null"], "writeOnly": true],
+                "hasSIPPassword": ["type": "boolean", "readOnly": true],
+            ], required: ["identity", "extension", "dialPlan", "policy"]),
+            "VoiceMessage": object([
+                "id": string, "from": string, "receivedAt": time, "durationSeconds": integer, "urgent": boolean,
+                "protected": boolean, "read": boolean, "transcript": nullableString,
+            ], required: ["id", "from", "receivedAt", "durationSeconds", "urgent", "protected", "read"]),
+            "VoiceMessageDeposit": object([
+                "from": string, "receivedAt": time, "durationSeconds": ["type": "integer", "minimum": 0, "maximum": 86400],
+                "urgent": boolean, "protected": boolean, "read": boolean, "transcript": nullableString,
+            ], required: ["from", "durationSeconds"]),
+            "VoiceMessageChange": object(["read": boolean, "urgent": boolean], required: []),
+            "Patch": ["type": "object", "description": "JSON merge patch: the fields given change, null clears an optional field"],
+            "MWIStatus": object([
+                "new": integer, "old": integer, "urgentNew": integer, "urgentOld": integer, "messagesWaiting": boolean,
+                "enabled": boolean, "reason": string, "gateways": ["type": "array", "items": string],
+                "acknowledged": ["type": ["boolean", "null"]],
+                "lastAttempts": ["type": "array", "items": object([
+                    "gateway": string, "transport": string, "at": time, "response": string,
+                ], required: ["gateway", "transport", "at", "response"])],
+            ], required: ["new", "old", "urgentNew", "urgentOld", "messagesWaiting", "enabled", "reason"]),
+            "Event": object([
+                "id": integer, "at": time, "level": ["type": "string", "enum": ["info", "warning", "error"]],
+                "kind": string, "subject": string, "message": string,
+            ], required: ["id", "at", "level", "kind", "subject", "message"]),
+            "Health": object(["status": string, "version": string], required: ["status"]),
+            "Error": object([
+                "error": object(["code": string, "message": string, "field": nullableString], required: ["code", "message"]),
+            ], required: ["error"]),
+        ]
+    }
+}

@@ -1,0 +1,216 @@
+import Foundation
+import Hummingbird
+import Metrics
+import Storage
+import UnifiedMessaging
+
+/// `/api/v1/dialplans`, `gateways`, `policies`, `mailboxes` and the messages and MWI state
+/// of a mailbox.
+struct DirectoryRoutes<Context: RequestContext> {
+    let storage: any Storage
+    let clock: @Sendable () -> Date
+    let makeID: @Sendable () -> String
+
+    func register(in table: RouteTable<Context>) {
+        let storage = self.storage
+        collection(table, path: "dialplans", key: "name", kind: "dial plan", schema: "DialPlan",
+                   list: { _ in try await storage.dialPlans() },
+                   get: { try await storage.dialPlan(named: $0) },
+                   create: { try await storage.create($0) },
+                   update: { name, patch in try await storage.updateDialPlan(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   remove: { try await storage.removeDialPlan(named: $0) })
+        collection(table, path: "gateways", key: "name", kind: "IP gateway", schema: "IPGateway",
+                   list: { _ in try await storage.gateways() },
+                   get: { try await storage.gateway(named: $0) },
+                   create: { try await storage.create($0) },
+                   update: { name, patch in try await storage.updateGateway(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   remove: { try await storage.removeGateway(named: $0) })
+        collection(table, path: "policies", key: "name", kind: "mailbox policy", schema: "MailboxPolicy",
+                   list: { _ in try await storage.policies() },
+                   get: { try await storage.policy(named: $0) },
+                   create: { try await storage.create($0) },
+                   update: { name, patch in try await storage.updatePolicy(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   remove: { try await storage.removePolicy(named: $0) })
+        collection(table, path: "mailboxes", key: "identity", kind: "mailbox", schema: "UMMailbox",
+                   listQuery: [("after", "only mailboxes whose identity sorts after this one (paging)"),
+                               ("limit", "at most this many (1–10000, default 1000)"),
+                               ("dialPlan", "only this dial plan's mailboxes"), ("policy", "only this policy's mailboxes"),
+                               ("extension", "only the mailbox with this extension")],
+                   list: { request in
+                       let limit = try APIResponses.queryInt("limit", request, default: 1000, range: 1...10_000)
+                       let q = request.uri.queryParameters
+                       return try await storage.mailboxes(MailboxQuery(
+                           after: q.get("after"), limit: limit, dialPlan: q.get("dialPlan"), policy: q.get("policy"),
+                           extension: q.get("extension")))
+                   },
+                   get: { try await storage.mailbox(identity: $0) },
+                   create: { try await storage.create($0) },
+                   update: { id, patch in try await storage.updateMailbox(identity: id) { $0 = try APICoding.merge(patch, into: $0) } },
+                   remove: { try await storage.removeMailbox(identity: $0) })
+        messages(table)
+        events(table)
+    }
+
+    /// The five routes of a directory collection: list, create, get, patch, remove.
+    private func collection<T: Codable & Sendable>(
+        _ table: RouteTable<Context>, path: String, key: String, kind: String, schema: String,
+        listQuery: [(name: String, description: String)] = [],
+        list: @escaping @Sendable (Request) async throws -> [T],
+        get: @escaping @Sendable (String) async throws -> T,
+        create: @escaping @Sendable (T) async throws -> T,
+        update: @escaping @Sendable (String, [String: JSONValue]) async throws -> T,
+        remove: @escaping @Sendable (String) async throws -> Void
+    ) {
+        let base = "/api/v1/\(path)"
+        let item = "\(base)/{\(key)}"
+        table.add(.get, base, "List the \(kind)s", responses: [(200, "[\(schema)]")], query: listQuery) { request, _ in
+            let page = try await list(request)
+            var link: String?
+            if let limit = request.uri.queryParameters.get("limit").flatMap(Int.init), page.count == limit,
+               let last = page.last, let lastKey = Self.key(of: last) {
+                var query = request.uri.queryParameters.filter { $0.key != "after" }.map { "\($0.key)=\($0.value)" }
+                query.append("after=\(lastKey.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? lastKey)")
+                link = "<\(base)?\(query.joined(separator: "&"))>; rel=\"next\""
+            }
+            return try APIResponses.json(page, link: link)
+        }
+        table.add(.post, base, "Create a \(kind)", request: schema, responses: [(201, schema), (400, "Error"), (404, "Error"), (409, "Error")]) { request, context in
+            let value = try await APIResponses.decode(T.self, from: request, context: context)
+            let created = try await create(value)
+            let name = Self.key(of: created) ?? ""
+            Counter(label: "mwid_directory_changes_total", dimensions: [("object", path), ("change", "create")]).increment()
+            return try APIResponses.json(created, status: .created, location: "\(base)/\(APIResponses.pathComponent(name))")
+        }
+        table.add(.get, item, "Get one \(kind)", responses: [(200, schema), (404, "Error")]) { _, context in
+            try APIResponses.json(try await get(try APIResponses.parameter(key, context)))
+        }
+        table.add(.patch, item, "Change the fields given of a \(kind)", request: "Patch", responses: [(200, schema), (400, "Error"), (404, "Error"), (409, "Error")]) { request, context in
+            let patch = try await APIResponses.decode([String: JSONValue].self, from: request, context: context)
+            let changed = try await update(try APIResponses.parameter(key, context), patch)
+            Counter(label: "mwid_directory_changes_total", dimensions: [("object", path), ("change", "update")]).increment()
+            return try APIResponses.json(changed)
+        }
+        table.add(.delete, item, "Remove a \(kind)", responses: [(204, nil), (404, "Error"), (409, "Error")]) { _, context in
+            try await remove(try APIResponses.parameter(key, context))
+            Counter(label: "mwid_directory_changes_total", dimensions: [("object", path), ("change", "remove")]).increment()
+            return APIResponses.noContent()
+        }
+    }
+
+    private static func key(of value: some Sendable) -> String? {
+        switch value {
+        case let v as DialPlan: v.name
+        case let v as IPGateway: v.name
+        case let v as MailboxPolicy: v.name
+        case let v as UMMailbox: v.identity
+        default: nil
+        }
+    }
+
+    private func messages(_ table: RouteTable<Context>) {
+        let storage = self.storage, clock = self.clock, makeID = self.makeID
+        let base = "/api/v1/mailboxes/{identity}/messages"
+        let changes = { @Sendable (change: String) in Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", change)]) }
+        table.add(.get, base, "List a mailbox's voice messages, newest first", responses: [(200, "[VoiceMessage]"), (404, "Error")]) { _, context in
+            try APIResponses.json(try await storage.messages(mailbox: try APIResponses.parameter("identity", context)))
+        }
+        table.add(.post, base, "Deposit a voice message (moves the lamp)", request: "VoiceMessageDeposit",
+                  responses: [(201, "VoiceMessage"), (400, "Error"), (404, "Error"), (413, "Error")]) { request, context in
+            let identity = try APIResponses.parameter("identity", context)
+            let deposit = try await APIResponses.decode(VoiceMessageDeposit.self, from: request, context: context)
+            let change = try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock())
+            changes("deposit").increment()
+            return try APIResponses.json(change.message, status: .created,
+                                         location: "/api/v1/mailboxes/\(APIResponses.pathComponent(identity))/messages/\(change.message.id)")
+        }
+        let item = "\(base)/{id}"
+        table.add(.get, item, "Get one voice message", responses: [(200, "VoiceMessage"), (404, "Error")]) { _, context in
+            try APIResponses.json(try await storage.message(id: try APIResponses.parameter("id", context),
+                                                            mailbox: try APIResponses.parameter("identity", context)))
+        }
+        table.add(.patch, item, "Mark a voice message read or unread, urgent or not", request: "VoiceMessageChange",
+                  responses: [(200, "VoiceMessage"), (400, "Error"), (404, "Error")]) { request, context in
+            let change = try await APIResponses.decode(VoiceMessageChange.self, from: request, context: context)
+            let result = try await storage.changeMessage(id: try APIResponses.parameter("id", context),
+                                                         mailbox: try APIResponses.parameter("identity", context), change)
+            changes("update").increment()
+            return try APIResponses.json(result.message)
+        }
+        table.add(.delete, item, "Delete a voice message", responses: [(204, nil), (404, "Error")]) { _, context in
+            _ = try await storage.removeMessage(id: try APIResponses.parameter("id", context),
+                                                mailbox: try APIResponses.parameter("identity", context))
+            changes("delete").increment()
+            return APIResponses.noContent()
+        }
+        table.add(.get, "/api/v1/mailboxes/{identity}/mwi", "The mailbox's MWI state now, and whether it is delivered",
+                  responses: [(200, "MWIStatus"), (404, "Error")]) { _, context in
+            let delivery = try await storage.deliveryContext(mailbox: try APIResponses.parameter("identity", context))
+            return try APIResponses.json(MWIStatus(delivery))
+        }
+    }
+
+    private func events(_ table: RouteTable<Context>) {
+        let storage = self.storage
+        table.add(.get, "/api/v1/events", "The event log: newest first, or oldest first after an id",
+                  responses: [(200, "[Event]")],
+                  query: [("after", "only events after this id, oldest first"), ("limit", "at most this many (1–1000, default 100)"),
+                          ("subject", "only events about this object (a name or identity)")]) { request, _ in
+            let limit = try APIResponses.queryInt("limit", request, default: 100, range: 1...1000)
+            var after: Int64?
+            if let text = request.uri.queryParameters.get("after") {
+                guard let value = Int64(text), value >= 0 else { throw APIError.badRequest("must be an event id (got \"\(text)\")", field: "after") }
+                after = value
+            }
+            return try APIResponses.json(try await storage.events(EventQuery(after: after, limit: limit,
+                                                                             subject: request.uri.queryParameters.get("subject"))))
+        }
+    }
+}
+
+/// `GET mailboxes/{id}/mwi`: the counts, whether they are delivered and why; the
+/// delivery fields are filled by the MWI engine.
+struct MWIStatus: Codable, Sendable {
+    var new, old, urgentNew, urgentOld: Int
+    var messagesWaiting: Bool
+    var enabled: Bool
+    var reason: String
+    var gateways: [String]
+    var acknowledged: Bool?
+    var lastAttempts: [DeliveryAttempt]
+
+    struct DeliveryAttempt: Codable, Sendable {
+        var gateway: String
+        var transport: String
+        var at: Date
+        var response: String
+    }
+
+    init(_ delivery: DeliveryContext) {
+        let decision = delivery.decision
+        new = delivery.state.new
+        old = delivery.state.old
+        urgentNew = delivery.state.urgentNew
+        urgentOld = delivery.state.urgentOld
+        messagesWaiting = delivery.state.messagesWaiting
+        enabled = decision.enabled
+        reason = decision.reason
+        gateways = decision.gateways.map(\.name)
+        acknowledged = nil
+        lastAttempts = []
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        enum K: String, CodingKey { case new, old, urgentNew, urgentOld, messagesWaiting, enabled, reason, gateways, acknowledged, lastAttempts }
+        var c = encoder.container(keyedBy: K.self)
+        try c.encode(new, forKey: .new)
+        try c.encode(old, forKey: .old)
+        try c.encode(urgentNew, forKey: .urgentNew)
+        try c.encode(urgentOld, forKey: .urgentOld)
+        try c.encode(messagesWaiting, forKey: .messagesWaiting)
+        try c.encode(enabled, forKey: .enabled)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(gateways, forKey: .gateways)
+        try c.encode(acknowledged, forKey: .acknowledged)
+        try c.encode(lastAttempts, forKey: .lastAttempts)
+    }
+}

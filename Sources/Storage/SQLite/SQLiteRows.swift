@@ -1,0 +1,80 @@
+import Foundation
+import GRDB
+import UnifiedMessaging
+
+/// Rows to domain values and back. Enum columns hold the values' raw names; a value the
+/// code does not know (a newer node wrote it) reads as the default rather than crashing.
+extension DialPlan {
+    init(row: Row) {
+        self.init(name: row["name"], numberOfDigitsInExtension: row["number_of_digits"],
+                  uriType: URIType(lenient: row["uri_type"] ?? "") ?? .telExtn,
+                  voipSecurity: VoIPSecurity(lenient: row["voip_security"] ?? "") ?? .unsecured,
+                  countryOrRegionCode: row["country_code"])
+    }
+
+    var arguments: StatementArguments {
+        [name, numberOfDigitsInExtension, uriType.rawValue, voipSecurity.rawValue, countryOrRegionCode]
+    }
+}
+
+extension IPGateway {
+    init(row: Row, dialPlans: [String]) {
+        self.init(name: row["name"], address: row["address"], port: row["port"],
+                  transport: GatewayTransport(lenient: row["transport"] ?? "") ?? .auto,
+                  dialPlans: dialPlans, status: GatewayStatus(lenient: row["status"] ?? "") ?? .disabled,
+                  messageWaitingIndicatorAllowed: row["mwi_allowed"], priority: row["priority"],
+                  username: row["username"], password: row["password"])
+    }
+
+    var arguments: StatementArguments {
+        [name, address, port, transport.rawValue, status.rawValue, messageWaitingIndicatorAllowed, priority,
+         username, password]
+    }
+}
+
+extension MailboxPolicy {
+    init(row: Row) {
+        self.init(name: row["name"], dialPlan: row["dial_plan"], allowMessageWaitingIndicator: row["allow_mwi"],
+                  allowSMSNotification: row["allow_sms"])
+    }
+
+    var arguments: StatementArguments {
+        [name, dialPlan, allowMessageWaitingIndicator, allowSMSNotification]
+    }
+}
+
+extension UMMailbox {
+    init(row: Row) {
+        self.init(identity: row["identity"], extension: row["extension"], dialPlan: row["dial_plan"],
+                  policy: row["policy"], sipResourceIdentifier: row["sip_resource_identifier"],
+                  umSMSNotificationOption: SMSNotificationOption(lenient: row["sms_option"] ?? "") ?? .none,
+                  sipPassword: row["sip_password"])
+    }
+
+    var arguments: StatementArguments {
+        [identity, `extension`, dialPlan, policy, sipResourceIdentifier, umSMSNotificationOption.rawValue, sipPassword]
+    }
+}
+
+extension MessageWaitingState {
+    init(row: Row) {
+        self.init(new: row["new_count"], old: row["old_count"], urgentNew: row["urgent_new_count"],
+                  urgentOld: row["urgent_old_count"])
+    }
+}
+
+extension VoiceMessage {
+    init(row: Row) {
+        self.init(id: row["id"], from: row["caller"], receivedAt: Date(timeIntervalSince1970: row["received_at"]),
+                  durationSeconds: row["duration_seconds"], urgent: row["urgent"], protected: row["protected"],
+                  read: row["read"], transcript: row["transcript"])
+    }
+}
+
+extension DirectoryEvent {
+    init(row: Row) {
+        self.init(id: row["id"], at: Date(timeIntervalSince1970: row["at"]),
+                  level: Level(rawValue: row["level"] ?? "") ?? .info, kind: row["kind"], subject: row["subject"],
+                  message: row["message"])
+    }
+}

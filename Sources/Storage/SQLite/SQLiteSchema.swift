@@ -1,0 +1,83 @@
+import GRDB
+
+/// The versioned schema. Migrations run on start, in order, each once; a new version
+/// appends a migration and never edits an old one. Keys are names, identities and UUIDs
+/// so that the same schema serves several nodes on PostgreSQL.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: directory, voice messages, event log") { db in
+            try db.execute(sql: """
+                CREATE TABLE dial_plan (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    number_of_digits INTEGER NOT NULL CHECK (number_of_digits BETWEEN 1 AND 20),
+                    uri_type TEXT NOT NULL,
+                    voip_security TEXT NOT NULL,
+                    country_code TEXT
+                );
+                CREATE TABLE gateway (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    address TEXT NOT NULL,
+                    port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+                    transport TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    mwi_allowed INTEGER NOT NULL,
+                    priority INTEGER NOT NULL,
+                    username TEXT,
+                    password TEXT
+                );
+                CREATE TABLE gateway_dial_plan (
+                    gateway TEXT NOT NULL REFERENCES gateway(name) ON DELETE CASCADE,
+                    dial_plan TEXT NOT NULL REFERENCES dial_plan(name) ON DELETE RESTRICT,
+                    position INTEGER NOT NULL,
+                    PRIMARY KEY (gateway, dial_plan)
+                );
+                CREATE INDEX gateway_dial_plan_by_plan ON gateway_dial_plan(dial_plan);
+                CREATE TABLE mailbox_policy (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    dial_plan TEXT NOT NULL REFERENCES dial_plan(name) ON DELETE RESTRICT,
+                    allow_mwi INTEGER NOT NULL,
+                    allow_sms INTEGER NOT NULL
+                );
+                CREATE INDEX mailbox_policy_by_plan ON mailbox_policy(dial_plan);
+                CREATE TABLE mailbox (
+                    identity TEXT PRIMARY KEY NOT NULL,
+                    extension TEXT NOT NULL,
+                    dial_plan TEXT NOT NULL REFERENCES dial_plan(name) ON DELETE RESTRICT,
+                    policy TEXT NOT NULL REFERENCES mailbox_policy(name) ON DELETE RESTRICT,
+                    sip_resource_identifier TEXT,
+                    sms_option TEXT NOT NULL,
+                    sip_password TEXT,
+                    new_count INTEGER NOT NULL DEFAULT 0,
+                    old_count INTEGER NOT NULL DEFAULT 0,
+                    urgent_new_count INTEGER NOT NULL DEFAULT 0,
+                    urgent_old_count INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (dial_plan, extension)
+                );
+                CREATE INDEX mailbox_by_policy ON mailbox(policy);
+                CREATE TABLE voice_message (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    caller TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    duration_seconds INTEGER NOT NULL,
+                    urgent INTEGER NOT NULL,
+                    protected INTEGER NOT NULL,
+                    read INTEGER NOT NULL,
+                    transcript TEXT
+                );
+                CREATE INDEX voice_message_by_mailbox ON voice_message(mailbox, received_at);
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at REAL NOT NULL,
+                    level TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    message TEXT NOT NULL
+                );
+                CREATE INDEX event_by_subject ON event(subject, id);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,469 @@
+public import Foundation
+import GRDB
+public import UnifiedMessaging
+
+/// The embedded store: one SQLite file in WAL mode with foreign keys and durable
+/// (`synchronous = FULL`) commits, concurrent readers, and group commit of writes.
+public final class SQLiteStorage: Storage {
+    private let pool: DatabasePool
+    private let writes: WriteCoalescer
+    private let clock: @Sendable () -> Date
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    public init(path: String, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.label = "mwid"
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        pool = try DatabasePool(path: path, configuration: configuration)
+        try SQLiteSchema.migrator.migrate(pool)
+        writes = WriteCoalescer(writer: pool)
+        self.clock = clock
+        self.path = path
+    }
+
+    /// The schema versions applied, oldest first.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db -> [String] in Array(try SQLiteSchema.migrator.appliedIdentifiers(db)) }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writes.write(body)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+            // Two writers raced past validation (another node, or two requests in one
+            // batch): the database's constraint is the last word.
+            throw DirectoryError(.conflict, field: nil, "the change conflicts with another one: \(error.message ?? "constraint failed")")
+        }
+    }
+
+    private func log(_ db: Database, _ kind: String, _ subject: String, _ message: String,
+                     level: DirectoryEvent.Level = .info) throws {
+        try db.execute(sql: "INSERT INTO event (at, level, kind, subject, message) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [clock().timeIntervalSince1970, level.rawValue, kind, subject, message])
+    }
+
+    // MARK: Dial plans
+
+    public func dialPlans() async throws -> [DialPlan] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM dial_plan ORDER BY name").map(DialPlan.init(row:)) }
+    }
+
+    public func dialPlan(named name: String) async throws -> DialPlan {
+        try await read { db in try Self.dialPlan(db, name) }
+    }
+
+    static func dialPlan(_ db: Database, _ name: String, field: String? = nil) throws -> DialPlan {
+        guard let plan = try findDialPlan(db, name) else { throw DirectoryError.notFound("dial plan", name, field: field) }
+        return plan
+    }
+
+    static func findDialPlan(_ db: Database, _ name: String) throws -> DialPlan? {
+        try Row.fetchOne(db, sql: "SELECT * FROM dial_plan WHERE name = ?", arguments: [name]).map(DialPlan.init(row:))
+    }
+
+    public func create(_ plan: DialPlan) async throws -> DialPlan {
+        try DirectoryValidation.check(plan)
+        return try await write { db in
+            if try Self.findDialPlan(db, plan.name) != nil {
+                throw DirectoryError(.conflict, field: "name", "dial plan \(plan.name) already exists")
+            }
+            try db.execute(sql: "INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code) VALUES (?, ?, ?, ?, ?)",
+                           arguments: plan.arguments)
+            try self.log(db, "dialplan.created", plan.name, "dial plan \(plan.name) created")
+            return plan
+        }
+    }
+
+    public func updateDialPlan(named name: String, _ change: @escaping @Sendable (inout DialPlan) throws -> Void) async throws -> DialPlan {
+        try await write { db in
+            let old = try Self.dialPlan(db, name)
+            var plan = old
+            try change(&plan)
+            try Self.keepName(plan.name, name, field: "name")
+            guard plan != old else { return plan }
+            let mailboxes = (plan.numberOfDigitsInExtension != old.numberOfDigitsInExtension || plan.uriType != old.uriType)
+                ? try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE dial_plan = ?", arguments: [name]).map(UMMailbox.init(row:))
+                : []
+            let gateways = try Self.gateways(db, servingDialPlan: name)
+            try DirectoryValidation.checkChange(plan, mailboxes: mailboxes, gateways: gateways)
+            try db.execute(sql: "UPDATE dial_plan SET number_of_digits = ?, uri_type = ?, voip_security = ?, country_code = ? WHERE name = ?",
+                           arguments: [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
+                                       plan.countryOrRegionCode, name])
+            try self.log(db, "dialplan.updated", name, "dial plan \(name) changed")
+            return plan
+        }
+    }
+
+    public func removeDialPlan(named name: String) async throws {
+        try await write { db in
+            _ = try Self.dialPlan(db, name)
+            var users: [String] = []
+            users += try String.fetchAll(db, sql: "SELECT 'IP gateway ' || gateway FROM gateway_dial_plan WHERE dial_plan = ? ORDER BY gateway LIMIT 10", arguments: [name])
+            users += try String.fetchAll(db, sql: "SELECT 'mailbox policy ' || name FROM mailbox_policy WHERE dial_plan = ? ORDER BY name LIMIT 10", arguments: [name])
+            users += try String.fetchAll(db, sql: "SELECT 'mailbox ' || identity FROM mailbox WHERE dial_plan = ? ORDER BY identity LIMIT 10", arguments: [name])
+            if !users.isEmpty {
+                throw DirectoryError(.inUse, field: nil, "dial plan \(name) is still used by \(Self.list(users)); remove or move them first")
+            }
+            try db.execute(sql: "DELETE FROM dial_plan WHERE name = ?", arguments: [name])
+            try self.log(db, "dialplan.removed", name, "dial plan \(name) removed")
+        }
+    }
+
+    // MARK: Gateways
+
+    public func gateways() async throws -> [IPGateway] {
+        try await read { db in try Self.gateways(db, servingDialPlan: nil) }
+    }
+
+    public func gateway(named name: String) async throws -> IPGateway {
+        try await read { db in try Self.gateway(db, name) }
+    }
+
+    static func gateway(_ db: Database, _ name: String) throws -> IPGateway {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM gateway WHERE name = ?", arguments: [name]) else {
+            throw DirectoryError.notFound("IP gateway", name)
+        }
+        let plans = try String.fetchAll(db, sql: "SELECT dial_plan FROM gateway_dial_plan WHERE gateway = ? ORDER BY position", arguments: [name])
+        return IPGateway(row: row, dialPlans: plans)
+    }
+
+    static func gateways(_ db: Database, servingDialPlan plan: String?) throws -> [IPGateway] {
+        let rows = plan == nil
+            ? try Row.fetchAll(db, sql: "SELECT * FROM gateway ORDER BY priority, name")
+            : try Row.fetchAll(db, sql: """
+                SELECT g.* FROM gateway g JOIN gateway_dial_plan l ON l.gateway = g.name
+                WHERE l.dial_plan = ? ORDER BY g.priority, g.name
+                """, arguments: [plan])
+        var links: [String: [String]] = [:]
+        for link in try Row.fetchAll(db, sql: "SELECT gateway, dial_plan FROM gateway_dial_plan ORDER BY gateway, position") {
+            links[link["gateway"], default: []].append(link["dial_plan"])
+        }
+        return rows.map { row in IPGateway(row: row, dialPlans: links[row["name"]] ?? []) }
+    }
+
+    private static func checkGateway(_ db: Database, _ gateway: IPGateway) throws {
+        var plans: [String: DialPlan] = [:]
+        for name in gateway.dialPlans {
+            if let plan = try findDialPlan(db, name) { plans[name] = plan }
+        }
+        try DirectoryValidation.check(gateway, dialPlans: plans)
+    }
+
+    private static func writeLinks(_ db: Database, _ gateway: IPGateway) throws {
+        try db.execute(sql: "DELETE FROM gateway_dial_plan WHERE gateway = ?", arguments: [gateway.name])
+        for (position, plan) in gateway.dialPlans.enumerated() {
+            try db.execute(sql: "INSERT INTO gateway_dial_plan (gateway, dial_plan, position) VALUES (?, ?, ?)",
+                           arguments: [gateway.name, plan, position])
+        }
+    }
+
+    public func create(_ gateway: IPGateway) async throws -> IPGateway {
+        try await write { db in
+            try Self.checkGateway(db, gateway)
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM gateway WHERE name = ?", arguments: [gateway.name]) != nil {
+                throw DirectoryError(.conflict, field: "name", "IP gateway \(gateway.name) already exists")
+            }
+            try db.execute(sql: """
+                INSERT INTO gateway (name, address, port, transport, status, mwi_allowed, priority, username, password)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: gateway.arguments)
+            try Self.writeLinks(db, gateway)
+            try self.log(db, "gateway.created", gateway.name, "IP gateway \(gateway.name) created (\(gateway.address):\(gateway.port))")
+            return gateway
+        }
+    }
+
+    public func updateGateway(named name: String, _ change: @escaping @Sendable (inout IPGateway) throws -> Void) async throws -> IPGateway {
+        try await write { db in
+            let old = try Self.gateway(db, name)
+            var gateway = old
+            try change(&gateway)
+            try Self.keepName(gateway.name, name, field: "name")
+            guard gateway != old else { return gateway }
+            try Self.checkGateway(db, gateway)
+            try db.execute(sql: """
+                UPDATE gateway SET address = ?, port = ?, transport = ?, status = ?, mwi_allowed = ?, priority = ?,
+                username = ?, password = ? WHERE name = ?
+                """, arguments: [gateway.address, gateway.port, gateway.transport.rawValue, gateway.status.rawValue,
+                                 gateway.messageWaitingIndicatorAllowed, gateway.priority, gateway.username,
+                                 gateway.password, name])
+            if gateway.dialPlans != old.dialPlans { try Self.writeLinks(db, gateway) }
+            try self.log(db, "gateway.updated", name, "IP gateway \(name) changed")
+            return gateway
+        }
+    }
+
+    public func removeGateway(named name: String) async throws {
+        try await write { db in
+            _ = try Self.gateway(db, name)
+            try db.execute(sql: "DELETE FROM gateway WHERE name = ?", arguments: [name])
+            try self.log(db, "gateway.removed", name, "IP gateway \(name) removed")
+        }
+    }
+
+    // MARK: Policies
+
+    public func policies() async throws -> [MailboxPolicy] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM mailbox_policy ORDER BY name").map(MailboxPolicy.init(row:)) }
+    }
+
+    public func policy(named name: String) async throws -> MailboxPolicy {
+        try await read { db in try Self.policy(db, name) }
+    }
+
+    static func findPolicy(_ db: Database, _ name: String) throws -> MailboxPolicy? {
+        try Row.fetchOne(db, sql: "SELECT * FROM mailbox_policy WHERE name = ?", arguments: [name]).map(MailboxPolicy.init(row:))
+    }
+
+    static func policy(_ db: Database, _ name: String) throws -> MailboxPolicy {
+        guard let policy = try findPolicy(db, name) else { throw DirectoryError.notFound("mailbox policy", name) }
+        return policy
+    }
+
+    public func create(_ policy: MailboxPolicy) async throws -> MailboxPolicy {
+        try await write { db in
+            try DirectoryValidation.check(policy, dialPlanExists: try Self.findDialPlan(db, policy.dialPlan) != nil)
+            if try Self.findPolicy(db, policy.name) != nil {
+                throw DirectoryError(.conflict, field: "name", "mailbox policy \(policy.name) already exists")
+            }
+            try db.execute(sql: "INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES (?, ?, ?, ?)",
+                           arguments: policy.arguments)
+            try self.log(db, "policy.created", policy.name, "mailbox policy \(policy.name) created")
+            return policy
+        }
+    }
+
+    public func updatePolicy(named name: String, _ change: @escaping @Sendable (inout MailboxPolicy) throws -> Void) async throws -> MailboxPolicy {
+        try await write { db in
+            let old = try Self.policy(db, name)
+            var policy = old
+            try change(&policy)
+            try Self.keepName(policy.name, name, field: "name")
+            guard policy != old else { return policy }
+            try DirectoryValidation.check(policy, dialPlanExists: try Self.findDialPlan(db, policy.dialPlan) != nil)
+            if policy.dialPlan != old.dialPlan,
+               let user = try String.fetchOne(db, sql: "SELECT identity FROM mailbox WHERE policy = ? LIMIT 1", arguments: [name]) {
+                throw DirectoryError.invalid("dialPlan", "mailbox \(user) uses policy \(name) in dial plan \(old.dialPlan); move its mailboxes first")
+            }
+            try db.execute(sql: "UPDATE mailbox_policy SET dial_plan = ?, allow_mwi = ?, allow_sms = ? WHERE name = ?",
+                           arguments: [policy.dialPlan, policy.allowMessageWaitingIndicator, policy.allowSMSNotification, name])
+            try self.log(db, "policy.updated", name, "mailbox policy \(name) changed")
+            return policy
+        }
+    }
+
+    public func removePolicy(named name: String) async throws {
+        try await write { db in
+            _ = try Self.policy(db, name)
+            let users = try String.fetchAll(db, sql: "SELECT 'mailbox ' || identity FROM mailbox WHERE policy = ? ORDER BY identity LIMIT 10", arguments: [name])
+            if !users.isEmpty {
+                throw DirectoryError(.inUse, field: nil, "mailbox policy \(name) is still used by \(Self.list(users)); change their policy first")
+            }
+            try db.execute(sql: "DELETE FROM mailbox_policy WHERE name = ?", arguments: [name])
+            try self.log(db, "policy.removed", name, "mailbox policy \(name) removed")
+        }
+    }
+
+    // MARK: Mailboxes
+
+    public func mailboxes(_ query: MailboxQuery) async throws -> [UMMailbox] {
+        try await read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let after = query.after { clauses.append("identity > ?"); arguments += [after] }
+            if let plan = query.dialPlan { clauses.append("dial_plan = ?"); arguments += [plan] }
+            if let policy = query.policy { clauses.append("policy = ?"); arguments += [policy] }
+            if let ext = query.extension { clauses.append("extension = ?"); arguments += [ext] }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [max(0, query.limit)]
+            return try Row.fetchAll(db, sql: "SELECT * FROM mailbox \(filter) ORDER BY identity LIMIT ?", arguments: arguments)
+                .map(UMMailbox.init(row:))
+        }
+    }
+
+    public func mailbox(identity: String) async throws -> UMMailbox {
+        try await read { db in try Self.mailbox(db, identity) }
+    }
+
+    static func mailbox(_ db: Database, _ identity: String) throws -> UMMailbox {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE identity = ?", arguments: [identity]) else {
+            throw DirectoryError.notFound("mailbox", identity)
+        }
+        return UMMailbox(row: row)
+    }
+
+    private static func checkMailbox(_ db: Database, _ mailbox: UMMailbox) throws {
+        let owner = try String.fetchOne(db, sql: "SELECT identity FROM mailbox WHERE dial_plan = ? AND extension = ?",
+                                        arguments: [mailbox.dialPlan, mailbox.extension])
+        try DirectoryValidation.check(mailbox, dialPlan: try findDialPlan(db, mailbox.dialPlan),
+                                      policy: try findPolicy(db, mailbox.policy), extensionOwner: owner)
+    }
+
+    public func create(_ mailbox: UMMailbox) async throws -> UMMailbox {
+        try await write { db in
+            try Self.checkMailbox(db, mailbox)
+            if try Row.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE identity = ?", arguments: [mailbox.identity]) != nil {
+                throw DirectoryError(.conflict, field: "identity", "mailbox \(mailbox.identity) is already UM-enabled")
+            }
+            try db.execute(sql: """
+                INSERT INTO mailbox (identity, extension, dial_plan, policy, sip_resource_identifier, sms_option, sip_password)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: mailbox.arguments)
+            try self.log(db, "mailbox.created", mailbox.identity,
+                         "mailbox \(mailbox.identity) UM-enabled with extension \(mailbox.extension) in dial plan \(mailbox.dialPlan)")
+            return mailbox
+        }
+    }
+
+    public func updateMailbox(identity: String, _ change: @escaping @Sendable (inout UMMailbox) throws -> Void) async throws -> UMMailbox {
+        try await write { db in
+            let old = try Self.mailbox(db, identity)
+            var mailbox = old
+            try change(&mailbox)
+            try Self.keepName(mailbox.identity, identity, field: "identity")
+            guard mailbox != old else { return mailbox }
+            try Self.checkMailbox(db, mailbox)
+            try db.execute(sql: """
+                UPDATE mailbox SET extension = ?, dial_plan = ?, policy = ?, sip_resource_identifier = ?, sms_option = ?,
+                sip_password = ? WHERE identity = ?
+                """, arguments: [mailbox.extension, mailbox.dialPlan, mailbox.policy, mailbox.sipResourceIdentifier,
+                                 mailbox.umSMSNotificationOption.rawValue, mailbox.sipPassword, identity])
+            try self.log(db, "mailbox.updated", identity, "mailbox \(identity) changed")
+            return mailbox
+        }
+    }
+
+    public func removeMailbox(identity: String) async throws {
+        try await write { db in
+            _ = try Self.mailbox(db, identity)
+            try db.execute(sql: "DELETE FROM mailbox WHERE identity = ?", arguments: [identity])
+            try self.log(db, "mailbox.removed", identity, "mailbox \(identity) UM-disabled; its voice messages were deleted")
+        }
+    }
+
+    public func messageWaitingState(mailbox identity: String) async throws -> MessageWaitingState {
+        try await read { db in try Self.state(db, identity) }
+    }
+
+    static func state(_ db: Database, _ identity: String) throws -> MessageWaitingState {
+        guard let row = try Row.fetchOne(db, sql: "SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mailbox WHERE identity = ?",
+                                         arguments: [identity]) else {
+            throw DirectoryError.notFound("mailbox", identity)
+        }
+        return MessageWaitingState(row: row)
+    }
+
+    public func deliveryContext(mailbox identity: String) async throws -> DeliveryContext {
+        try await read { db in
+            let mailbox = try Self.mailbox(db, identity)
+            return DeliveryContext(mailbox: mailbox, dialPlan: try Self.dialPlan(db, mailbox.dialPlan),
+                                   policy: try Self.policy(db, mailbox.policy),
+                                   gateways: try Self.gateways(db, servingDialPlan: mailbox.dialPlan),
+                                   state: try Self.state(db, identity))
+        }
+    }
+
+    // MARK: Voice messages
+
+    /// Recounts the mailbox's messages and stores the counts with the change that moved them.
+    private static func commitState(_ db: Database, _ identity: String) throws -> MessageWaitingState {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT COALESCE(SUM(read = 0), 0) AS new_count, COALESCE(SUM(read = 1), 0) AS old_count,
+                   COALESCE(SUM(read = 0 AND urgent = 1), 0) AS urgent_new_count,
+                   COALESCE(SUM(read = 1 AND urgent = 1), 0) AS urgent_old_count
+            FROM voice_message WHERE mailbox = ?
+            """, arguments: [identity]) else { throw StorageFailure("count query returned no row") }
+        let state = MessageWaitingState(row: row)
+        try db.execute(sql: "UPDATE mailbox SET new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ? WHERE identity = ?",
+                       arguments: [state.new, state.old, state.urgentNew, state.urgentOld, identity])
+        return state
+    }
+
+    public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange {
+        try DirectoryValidation.check(deposit)
+        let message = deposit.message(id: id, now: now)
+        return try await write { db in
+            let before = try Self.state(db, identity)
+            try db.execute(sql: """
+                INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [message.id, identity, message.from, message.receivedAt.timeIntervalSince1970,
+                                 message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
+            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+        }
+    }
+
+    public func messages(mailbox identity: String) async throws -> [VoiceMessage] {
+        try await read { db in
+            _ = try Self.state(db, identity)
+            return try Row.fetchAll(db, sql: "SELECT * FROM voice_message WHERE mailbox = ? ORDER BY received_at DESC, id",
+                                    arguments: [identity]).map(VoiceMessage.init(row:))
+        }
+    }
+
+    public func message(id: String, mailbox identity: String) async throws -> VoiceMessage {
+        try await read { db in try Self.message(db, id, identity) }
+    }
+
+    static func message(_ db: Database, _ id: String, _ identity: String) throws -> VoiceMessage {
+        _ = try state(db, identity)
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM voice_message WHERE id = ? AND mailbox = ?", arguments: [id, identity]) else {
+            throw DirectoryError.notFound("voice message", id)
+        }
+        return VoiceMessage(row: row)
+    }
+
+    public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange {
+        try await write { db in
+            let before = try Self.state(db, identity)
+            let message = change.applied(to: try Self.message(db, id, identity))
+            try db.execute(sql: "UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?",
+                           arguments: [message.read, message.urgent, id])
+            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+        }
+    }
+
+    public func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange {
+        try await write { db in
+            let before = try Self.state(db, identity)
+            let message = try Self.message(db, id, identity)
+            try db.execute(sql: "DELETE FROM voice_message WHERE id = ?", arguments: [id])
+            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+        }
+    }
+
+    // MARK: Events
+
+    public func events(_ query: EventQuery) async throws -> [DirectoryEvent] {
+        try await read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let after = query.after { clauses.append("id > ?"); arguments += [after] }
+            if let subject = query.subject { clauses.append("subject = ?"); arguments += [subject] }
+            let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            let order = query.after == nil ? "DESC" : "ASC"
+            arguments += [max(0, query.limit)]
+            return try Row.fetchAll(db, sql: "SELECT * FROM event \(filter) ORDER BY id \(order) LIMIT ?", arguments: arguments)
+                .map(DirectoryEvent.init(row:))
+        }
+    }
+
+    // MARK: Helpers
+
+    private static func keepName(_ new: String, _ old: String, field: String) throws {
+        if new != old { throw DirectoryError.invalid(field, "cannot be changed (\(old)); create a new object instead") }
+    }
+
+    private static func list(_ users: [String]) -> String {
+        users.count > 10 ? users.prefix(10).joined(separator: ", ") + ", …" : users.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,94 @@
+import GRDB
+
+/// Group commit: writes submitted while a transaction is being committed are gathered and
+/// committed together in the next one, each inside its own savepoint. A write that throws
+/// rolls back its savepoint only — it changes nothing and the others go on — and nobody
+/// hears of success before the commit that holds their write is durable. One fsync then
+/// serves many concurrent API calls, which is what makes durable deposits fast.
+actor WriteCoalescer {
+    private let writer: any DatabaseWriter
+    private var pending: [any CoalescedWrite] = []
+    private var draining = false
+    /// The most writes committed in one transaction (bounds the latency of the first).
+    private let maximumBatch: Int
+
+    init(writer: any DatabaseWriter, maximumBatch: Int = 512) {
+        self.writer = writer
+        self.maximumBatch = maximumBatch
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            pending.append(PendingWrite(body: body, continuation: continuation))
+            if !draining {
+                draining = true
+                Task { await self.drain() }
+            }
+        }
+    }
+
+    private func drain() async {
+        while !pending.isEmpty {
+            let batch = Array(pending.prefix(maximumBatch))
+            pending.removeFirst(batch.count)
+            do {
+                try await writer.write { db in
+                    for job in batch { job.run(in: db) }
+                }
+                for job in batch { job.finish() }
+            } catch {
+                for job in batch { job.fail(error) }
+            }
+        }
+        draining = false
+    }
+}
+
+private protocol CoalescedWrite: Sendable {
+    /// Runs inside the batch's transaction, in a savepoint of its own; keeps the outcome.
+    func run(in db: Database)
+    /// The transaction committed: deliver the kept outcome.
+    func finish()
+    /// The transaction failed as a whole.
+    func fail(_ error: any Error)
+}
+
+private final class PendingWrite<T: Sendable>: CoalescedWrite, @unchecked Sendable {
+    // `outcome` is written on the database's writer queue inside `run` and read in
+    // `finish` after the write call has returned: never at the same time.
+    private var outcome: Result<T, any Error>?
+    private let body: @Sendable (Database) throws -> T
+    private let continuation: CheckedContinuation<T, any Error>
+
+    init(body: @escaping @Sendable (Database) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        self.body = body
+        self.continuation = continuation
+    }
+
+    func run(in db: Database) {
+        var value: T?
+        do {
+            try db.inSavepoint {
+                value = try body(db)
+                return .commit
+            }
+            if let value { outcome = .success(value) }
+        } catch {
+            outcome = .failure(error)
+        }
+    }
+
+    func finish() {
+        continuation.resume(with: outcome ?? .failure(StorageFailure("write produced no result")))
+    }
+
+    func fail(_ error: any Error) {
+        continuation.resume(throwing: error)
+    }
+}
+
+/// A storage failure that is not a refusal of the caller's input.
+public struct StorageFailure: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,146 @@
+public import Foundation
+public import UnifiedMessaging
+
+/// The storage seam: everything mwid keeps durably. Every write is one transaction that
+/// validates with `DirectoryValidation` against what the same transaction reads, so that
+/// a refused write changes nothing and several mwid nodes sharing one database see the
+/// same rules. Keys are natural (names, identities) or UUIDs made by the caller: nothing
+/// depends on a process-local counter.
+///
+/// Refusals are `DirectoryError`s; anything else thrown is a storage failure.
+public protocol Storage: Sendable {
+    // MARK: Dial plans
+    func dialPlans() async throws -> [DialPlan]
+    func dialPlan(named name: String) async throws -> DialPlan
+    func create(_ plan: DialPlan) async throws -> DialPlan
+    /// Reads the dial plan, applies `change` and writes it back if it is still valid.
+    func updateDialPlan(named name: String, _ change: @escaping @Sendable (inout DialPlan) throws -> Void) async throws -> DialPlan
+    func removeDialPlan(named name: String) async throws
+
+    // MARK: IP gateways
+    func gateways() async throws -> [IPGateway]
+    func gateway(named name: String) async throws -> IPGateway
+    func create(_ gateway: IPGateway) async throws -> IPGateway
+    func updateGateway(named name: String, _ change: @escaping @Sendable (inout IPGateway) throws -> Void) async throws -> IPGateway
+    func removeGateway(named name: String) async throws
+
+    // MARK: Mailbox policies
+    func policies() async throws -> [MailboxPolicy]
+    func policy(named name: String) async throws -> MailboxPolicy
+    func create(_ policy: MailboxPolicy) async throws -> MailboxPolicy
+    func updatePolicy(named name: String, _ change: @escaping @Sendable (inout MailboxPolicy) throws -> Void) async throws -> MailboxPolicy
+    func removePolicy(named name: String) async throws
+
+    // MARK: Mailboxes
+    func mailboxes(_ query: MailboxQuery) async throws -> [UMMailbox]
+    func mailbox(identity: String) async throws -> UMMailbox
+    func create(_ mailbox: UMMailbox) async throws -> UMMailbox
+    func updateMailbox(identity: String, _ change: @escaping @Sendable (inout UMMailbox) throws -> Void) async throws -> UMMailbox
+    func removeMailbox(identity: String) async throws
+    /// The mailbox's MWI state as committed with its last message change.
+    func messageWaitingState(mailbox identity: String) async throws -> MessageWaitingState
+    /// The mailbox, its policy and the gateways of its dial plan: what the MWI policy
+    /// decision needs, read consistently.
+    func deliveryContext(mailbox identity: String) async throws -> DeliveryContext
+
+    // MARK: Voice messages (each change commits the mailbox's new MWI state with it)
+    func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange
+    func messages(mailbox identity: String) async throws -> [VoiceMessage]
+    func message(id: String, mailbox identity: String) async throws -> VoiceMessage
+    func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange
+    func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange
+
+    // MARK: Event log
+    func events(_ query: EventQuery) async throws -> [DirectoryEvent]
+}
+
+/// One page of mailboxes, in identity order.
+public struct MailboxQuery: Sendable, Hashable {
+    /// Only identities after this one (keyset paging).
+    public var after: String?
+    public var limit: Int
+    public var dialPlan: String?
+    public var policy: String?
+    public var `extension`: String?
+
+    public init(after: String? = nil, limit: Int = 1000, dialPlan: String? = nil, policy: String? = nil,
+                extension: String? = nil) {
+        self.after = after
+        self.limit = limit
+        self.dialPlan = dialPlan
+        self.policy = policy
+        self.extension = `extension`
+    }
+}
+
+/// A message change and the mailbox's MWI state committed with it.
+public struct MailboxChange: Sendable, Hashable {
+    public var message: VoiceMessage
+    public var state: MessageWaitingState
+    /// The state before the change: they differ when the lamp must move.
+    public var previousState: MessageWaitingState
+
+    public init(message: VoiceMessage, state: MessageWaitingState, previousState: MessageWaitingState) {
+        self.message = message
+        self.state = state
+        self.previousState = previousState
+    }
+}
+
+/// What the policy decision of SPEC §2.2 needs for one mailbox.
+public struct DeliveryContext: Sendable, Hashable {
+    public var mailbox: UMMailbox
+    public var dialPlan: DialPlan
+    public var policy: MailboxPolicy
+    public var gateways: [IPGateway]
+    public var state: MessageWaitingState
+
+    public init(mailbox: UMMailbox, dialPlan: DialPlan, policy: MailboxPolicy, gateways: [IPGateway],
+                state: MessageWaitingState) {
+        self.mailbox = mailbox
+        self.dialPlan = dialPlan
+        self.policy = policy
+        self.gateways = gateways
+        self.state = state
+    }
+
+    public var decision: MWIPolicyDecision {
+        MWIPolicyDecision.decide(policy: policy, dialPlan: dialPlan.name, gateways: gateways)
+    }
+}
+
+/// An entry of the event log: what changed or went wrong, when.
+public struct DirectoryEvent: Codable, Sendable, Hashable {
+    public enum Level: String, Codable, Sendable { case info, warning, error }
+    /// Increasing; for paging with `after`.
+    public var id: Int64
+    public var at: Date
+    public var level: Level
+    /// `dialplan.created`, `mailbox.removed`, …
+    public var kind: String
+    /// The object concerned: a name or identity.
+    public var subject: String
+    public var message: String
+
+    public init(id: Int64, at: Date, level: Level, kind: String, subject: String, message: String) {
+        self.id = id
+        self.at = at
+        self.level = level
+        self.kind = kind
+        self.subject = subject
+        self.message = message
+    }
+}
+
+public struct EventQuery: Sendable, Hashable {
+    /// Only events after this id, oldest first; without it, the newest `limit` events, newest first.
+    public var after: Int64?
+    public var limit: Int
+    public var subject: String?
+
+    public init(after: Int64? = nil, limit: Int = 100, subject: String? = nil) {
+        self.after = after
+        self.limit = limit
+        self.subject = subject
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Yams
+
+/// `mwid --config FILE`: the same settings as the flags, in YAML. Flags win over the
+/// file, the file over the defaults of SPEC §5. An unknown key is an error that names it.
+struct FileConfiguration: Decodable {
+    var data: String?
+    var http: String?
+    var logLevel: String?
+    var sip: SIP?
+    var tls: TLS?
+
+    struct SIP: Decodable {
+        var udp: [String]?
+        var tcp: [String]?
+        var tls: [String]?
+        var advertisedHost: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost }
+        init(from decoder: any Decoder) throws {
+            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            udp = try c.decodeIfPresent([String].self, forKey: .udp)
+            tcp = try c.decodeIfPresent([String].self, forKey: .tcp)
+            tls = try c.decodeIfPresent([String].self, forKey: .tls)
+            advertisedHost = try c.decodeIfPresent(String.self, forKey: .advertisedHost)
+        }
+    }
+
+    struct TLS: Decodable {
+        var certificate: String?
+        var key: String?
+        var ca: String?
+        var clientCertificate: Bool?
+        var requireClientCertificate: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case certificate, key, ca, clientCertificate, requireClientCertificate }
+        init(from decoder: any Decoder) throws {
+            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
+            key = try c.decodeIfPresent(String.self, forKey: .key)
+            ca = try c.decodeIfPresent(String.self, forKey: .ca)
+            clientCertificate = try c.decodeIfPresent(Bool.self, forKey: .clientCertificate)
+            requireClientCertificate = try c.decodeIfPresent(Bool.self, forKey: .requireClientCertificate)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        try Self.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        data = try c.decodeIfPresent(String.self, forKey: .data)
+        http = try c.decodeIfPresent(String.self, forKey: .http)
+        logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel)
+        sip = try c.decodeIfPresent(SIP.self, forKey: .sip)
+        tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static func rejectUnknown(_ decoder: any Decoder, _ allowed: [String]) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        for key in c.allKeys where !allowed.contains(key.stringValue) {
+            let path = (decoder.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
+            throw ConfigurationError("unknown setting \"\(path)\" (known here: \(allowed.joined(separator: ", ")))")
+        }
+    }
+
+    /// Reads and parses `path`; every problem is a `ConfigurationError` naming the file.
+    static func load(_ path: String) throws -> FileConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("cannot read the configuration file \(path): \(error.localizedDescription)")
+        }
+        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return FileConfiguration() }
+        do {
+            return try YAMLDecoder().decode(FileConfiguration.self, from: text)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(path): \(error.message)")
+        } catch let DecodingError.typeMismatch(type, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigurationError("\(path): \(key) must be \(type == Bool.self ? "true or false" : type == String.self ? "a string" : "a list of HOST:PORT")")
+        } catch {
+            throw ConfigurationError("\(path) is not valid YAML for mwid: \(error)")
+        }
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
