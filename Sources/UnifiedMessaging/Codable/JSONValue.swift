@@ -1,4 +1,4 @@
-import Foundation
+
 
 /// Any JSON value: for merge patches and the OpenAPI document.
 public enum JSONValue: Codable, Sendable, Hashable {

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import UnifiedMessaging
+
+let messageColumns: [(header: String, key: String)] = [
+    ("ID", "id"), ("FROM", "from"), ("RECEIVED", "receivedAt"), ("SECONDS", "durationSeconds"), ("URGENT", "urgent"), ("READ", "read"),
+]
+
+/// `mwictl message deposit|list|read|unread|delete`.
+struct MessageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "message", abstract: "Voice messages of a mailbox; every change moves the lamp.",
+        subcommands: [Deposit.self, List.self, Read.self, Unread.self, Delete.self])
+
+    struct Deposit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deposit a voice message.",
+            discussion: "Example:\n  mwictl message deposit alice@example.com --from +33142685300 --duration 12 --urgent")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+        @Option(help: "The caller: a number or URI.") var from: String
+        @Option(help: "Length in seconds.") var duration: Int
+        @Flag(help: "High importance.") var urgent = false
+        @Flag(help: "Protected.") var protected = false
+        @Option(help: "The start of the transcript.") var transcript: String?
+
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                var body: [String: JSONValue] = ["from": .string(from), "durationSeconds": .number(Double(duration)),
+                                                 "urgent": .bool(urgent), "protected": .bool(protected)]
+                if let transcript { body["transcript"] = .string(transcript) }
+                let made = try await client.send(.POST, "/mailboxes/\(APIClient.segment(mailbox))/messages", body: .object(body))
+                Output.print(made, json: options.json, columns: messageColumns)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List a mailbox's voice messages, newest first.", discussion: "Example:\n  mwictl message list alice@example.com")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                Output.print(try await client.send(.GET, "/mailboxes/\(APIClient.segment(mailbox))/messages"),
+                             json: options.json, columns: messageColumns)
+            }
+        }
+    }
+
+    struct Read: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark a voice message read.", discussion: "Example:\n  mwictl message read alice@example.com MESSAGE-ID")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+        @Argument(help: "The message's id.") var id: String
+        func run() async throws { try await mark(options, mailbox, id, read: true) }
+    }
+
+    struct Unread: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Mark a voice message unread.", discussion: "Example:\n  mwictl message unread alice@example.com MESSAGE-ID")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+        @Argument(help: "The message's id.") var id: String
+        func run() async throws { try await mark(options, mailbox, id, read: false) }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a voice message.", discussion: "Example:\n  mwictl message delete alice@example.com MESSAGE-ID")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+        @Argument(help: "The message's id.") var id: String
+
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                try await client.send(.DELETE, "/mailboxes/\(APIClient.segment(mailbox))/messages/\(APIClient.segment(id))")
+                if options.json { Output.printJSON(["deleted": .string(id)]) } else { print("deleted message \(id)") }
+            }
+        }
+    }
+}
+
+private func mark(_ options: ServerOptions, _ mailbox: String, _ id: String, read: Bool) async throws {
+    try await runReporting {
+        let client = try APIClient(options: options)
+        let changed = try await client.send(.PATCH, "/mailboxes/\(APIClient.segment(mailbox))/messages/\(APIClient.segment(id))",
+                                            body: ["read": .bool(read)])
+        Output.print(changed, json: options.json, columns: messageColumns)
+    }
+}
+
+/// `mwictl mwi status MAILBOX`.
+struct MWICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mwi", abstract: "A mailbox's message waiting indicator.", subcommands: [Status.self])
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the lamp state of a mailbox and whether it is delivered.",
+            discussion: "Example:\n  mwictl mwi status alice@example.com")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                let status = try await client.send(.GET, "/mailboxes/\(APIClient.segment(mailbox))/mwi")
+                Output.print(status, json: options.json, columns: [
+                    ("messagesWaiting", "messagesWaiting"), ("new", "new"), ("old", "old"), ("urgentNew", "urgentNew"),
+                    ("urgentOld", "urgentOld"), ("enabled", "enabled"), ("reason", "reason"), ("gateways", "gateways"),
+                ])
+            }
+        }
+    }
+}
+
+/// `mwictl events`.
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "The event log, newest first.",
+        discussion: "Example:\n  mwictl events --subject alice@example.com --limit 20")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Only events after this id, oldest first.") var after: Int?
+    @Option(help: "At most this many (default 100).") var limit: Int?
+    @Option(help: "Only events about this object (a name or identity).") var subject: String?
+
+    func run() async throws {
+        try await runReporting {
+            let client = try APIClient(options: options)
+            let events = try await client.send(.GET, "/events", query: [
+                ("after", after.map(String.init)), ("limit", limit.map(String.init)), ("subject", subject),
+            ])
+            Output.print(events, json: options.json, columns: [
+                ("ID", "id"), ("AT", "at"), ("LEVEL", "level"), ("KIND", "kind"), ("SUBJECT", "subject"), ("MESSAGE", "message"),
+            ])
+        }
+    }
+}
+
+enum FileHandleWriter {
+    static func write(_ string: String) {
+        FileHandle.standardError.write(Data(string.utf8))
+    }
+}
