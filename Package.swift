@@ -138,10 +138,26 @@ let package = Package(
             dependencies: ["SIP"],
             swiftSettings: strict
         ),
+        // Helpers shared by the test targets: real peer processes, free ports.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
+        // The built mwid and mwictl executables, run as an administrator runs them.
+        .testTarget(
+            name: "ProcessTests",
+            dependencies: ["TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "SIPTransportTests",
             dependencies: [
-                "SIP", "SIPTransport",
+                "SIP", "SIPTransport", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

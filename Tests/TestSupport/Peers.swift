@@ -1,19 +1,19 @@
-import Foundation
+public import Foundation
 import NIOCore
 import NIOPosix
-import Testing
 
 /// Starts real peer programs (SIPp, stunnel) for a test and stops them afterwards.
 /// Every run is bounded by a timeout; nothing is left running.
-final class PeerProcess: @unchecked Sendable {
-    let process = Process()
-    let name: String
-    let directory: URL
-    let output: URL
+public final class PeerProcess: @unchecked Sendable {
+    public let process = Process()
+    public let name: String
+    public let directory: URL
+    public let output: URL
 
     /// Runs `executable` under `timeout(1)`, so that even a peer orphaned by a crashed test
     /// run ends by itself after `limit` seconds.
-    init(_ name: String, _ executable: String, _ arguments: [String], in directory: URL, limit: Int = 60) throws {
+    public init(_ name: String, _ executable: String, _ arguments: [String], in directory: URL, limit: Int = 60,
+                environment: [String: String]? = nil) throws {
         self.name = name
         self.directory = directory
         output = directory.appendingPathComponent("\(name).out")
@@ -25,11 +25,12 @@ final class PeerProcess: @unchecked Sendable {
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
+        if let environment { process.environment = environment }
         try process.run()
     }
 
     /// Waits for the process to exit by itself (bounded) and returns its status.
-    func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+    public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -43,7 +44,7 @@ final class PeerProcess: @unchecked Sendable {
 
     /// Ends the peer (the child of `timeout`) with `signal` — SIPp exits on SIGTERM, stunnel
     /// ignores it while connections are open, so it gets SIGKILL — and waits, bounded.
-    func stop(signal: String = "TERM") {
+    public func stop(signal: String = "TERM") {
         guard process.isRunning else { return }
         let pkill = Process()
         pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
@@ -54,22 +55,24 @@ final class PeerProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
-    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    public var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
     deinit { stop() }
 }
 
-enum Peers {
-    static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Scenarios")
+public enum Peers {
+    /// The package's root folder (for built binaries and SIPp scenarios).
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    public static let scenarios = packageRoot.appendingPathComponent("Tests/SIPTransportTests/Scenarios")
 
-    static func workDirectory(_ name: String) throws -> URL {
+    public static func workDirectory(_ name: String) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
-    static func executable(_ name: String) -> String? {
+    public static func executable(_ name: String) -> String? {
         for dir in ["/usr/bin", "/usr/sbin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
             return "\(dir)/\(name)"
         }
@@ -77,7 +80,7 @@ enum Peers {
     }
 
     /// A SIPp instance on 127.0.0.1:`port` running `scenario` (UAS when `remote` is nil).
-    static func sipp(_ scenario: String, port: Int, transport: String, remote: String? = nil, calls: Int = 1,
+    public static func sipp(_ scenario: String, port: Int, transport: String, remote: String? = nil, calls: Int = 1,
                      extra: [String] = [], in dir: URL) throws -> PeerProcess {
         guard let sipp = executable("sipp") else { throw PeerError("sipp is not installed (apt-get install sip-tester)") }
         var args = ["-sf", scenarios.appendingPathComponent(scenario).path, "-i", "127.0.0.1", "-p", "\(port)",
@@ -88,21 +91,8 @@ enum Peers {
         return try PeerProcess("sipp-\(scenario)", sipp, args + extra, in: dir)
     }
 
-    /// stunnel in the foreground: TLS on `accept` to TCP `connect` (server), or the
-    /// reverse when `client` is true.
-    static func stunnel(accept: Int, connect: Int, client: Bool, pki: TestPKI, in dir: URL) throws -> PeerProcess {
-        guard let stunnel = executable("stunnel4") ?? executable("stunnel") else {
-            throw PeerError("stunnel is not installed (apt-get install stunnel4)")
-        }
-        let config = dir.appendingPathComponent("stunnel-\(accept).conf")
-        var text = "foreground = yes\npid =\ndebug = notice\n[sip]\naccept = 127.0.0.1:\(accept)\nconnect = 127.0.0.1:\(connect)\n"
-        text += client ? "client = yes\nverifyChain = yes\nCAfile = \(pki.caFile)\ncheckIP = 127.0.0.1\n" : "cert = \(pki.certificateFile)\nkey = \(pki.keyFile)\n"
-        try text.write(to: config, atomically: true, encoding: .utf8)
-        return try PeerProcess("stunnel-\(accept)", stunnel, [config.path], in: dir)
-    }
-
     /// Waits until something listens on 127.0.0.1:`port` (read from /proc/net), bounded.
-    static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(10)) async throws {
+    public static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
         let hexPort = String(format: ":%04X", port)
         let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
@@ -119,7 +109,7 @@ enum Peers {
     }
 
     /// A port that was free a moment ago (bind to 0, read, close).
-    static func freePort(udp: Bool) async throws -> Int {
+    public static func freePort(udp: Bool) async throws -> Int {
         let channel: any Channel = udp
             ? try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
             : try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
@@ -129,7 +119,7 @@ enum Peers {
     }
 
     /// A port free for both UDP and TCP.
-    static func freePortBoth() async throws -> Int {
+    public static func freePortBoth() async throws -> Int {
         for _ in 0..<50 {
             let port = try await freePort(udp: true)
             if let tcp = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get() {
@@ -141,7 +131,7 @@ enum Peers {
     }
 }
 
-struct PeerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct PeerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,111 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The built `mwid` executable, started as an administrator would, probed by SIPp and curl-like HTTP.
+@Suite(.serialized) struct MWIDProcessTests {
+    @Test func answersOptionsAndHTTPThenStopsGracefullyOnSIGTERM() async throws {
+        let mwid = try await RunningMWID("mwid-process")
+        try await Peers.waitUntilListening(port: mwid.sipPort, udp: true)
+        for transport in ["u1", "t1"] {
+            let uac = try Peers.sipp("uac_options.xml", port: try await Peers.freePortBoth(), transport: transport,
+                                     remote: "127.0.0.1:\(mwid.sipPort)", calls: 2, in: mwid.directory)
+            #expect(await uac.waitForExit() == 0, "\(uac.log)")
+        }
+        // The token was made with mode 0600 on first start.
+        let attributes = try FileManager.default.attributesOfItem(atPath: mwid.dataDirectory.appendingPathComponent("admin.token").path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(mwid.token.count == 64)
+
+        mwid.stop(signal: "TERM")
+        #expect(mwid.process.process.terminationStatus == 0, "\(mwid.process.log)")
+        let log = mwid.process.log
+        #expect(log.contains("SIP listening"))
+        #expect(log.contains("HTTP listening") && log.contains("127.0.0.1:\(mwid.httpPort)"))
+        #expect(log.contains("data folder \(mwid.dataDirectory.path)"))
+        #expect(log.contains("stopping") && log.contains("stopped"), "\(log)")
+    }
+
+    @Test func dataSurvivesARestartAndTheTokenIsKept() async throws {
+        let first = try await RunningMWID("mwid-restart")
+        let made = try await first.mwictl(["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"])
+        #expect(made.status == 0, "\(made.err)")
+        let token = first.token
+        first.stop(signal: "INT")
+        #expect(first.process.process.terminationStatus == 0)
+
+        let second = try await RunningMWID("mwid-restart", in: first.directory)
+        defer { second.stop() }
+        #expect(second.token == token)
+        let listed = try await second.mwictl(["dialplan", "get", "Paris", "--json"])
+        #expect(listed.status == 0 && listed.out.contains("\"numberOfDigitsInExtension\" : 4"), "\(listed)")
+    }
+
+    @Test func portInUseIsAClearErrorAndNonZeroExit() async throws {
+        let first = try await RunningMWID("mwid-port-in-use")
+        defer { first.stop() }
+        // Same HTTP port, other SIP ports.
+        let sip = try await Peers.freePortBoth()
+        let second = try PeerProcess("second", RunningMWID.binary,
+                                     ["--http", "127.0.0.1:\(first.httpPort)", "--sip-udp", "127.0.0.1:\(sip)",
+                                      "--sip-tcp", "127.0.0.1:\(sip)", "--data", first.directory.appendingPathComponent("other").path],
+                                     in: first.directory)
+        #expect(await second.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(second.log.contains("cannot serve HTTP on 127.0.0.1:\(first.httpPort)") && second.log.contains("address already in use"),
+                "\(second.log)")
+        // Same SIP port.
+        let third = try PeerProcess("third", RunningMWID.binary,
+                                    ["--http", "127.0.0.1:0", "--sip-udp", "127.0.0.1:\(first.sipPort)",
+                                     "--sip-tcp", "127.0.0.1:\(first.sipPort)", "--data", first.directory.appendingPathComponent("third").path],
+                                    in: first.directory)
+        #expect(await third.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(third.log.contains("cannot start SIP") && third.log.contains("address already in use"), "\(third.log)")
+    }
+
+    @Test func unreadableDataFolderBadListenerAndBadConfigAreRefused() async throws {
+        let dir = try Peers.workDirectory("mwid-bad-start")
+        let blocker = dir.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: blocker)
+        let cases: [([String], String)] = [
+            (["--data", blocker.path], "cannot use the data folder"),
+            (["--sip-udp", "not-an-address"], "is not HOST:PORT"),
+            (["--http", "localhost"], "is not HOST:PORT"),
+            (["--config", dir.appendingPathComponent("missing.yaml").path], "cannot read the configuration file"),
+            (["--log-level", "loud"], "log level must be one of"),
+        ]
+        for (arguments, expected) in cases {
+            let p = try PeerProcess("bad", RunningMWID.binary, ["--data", dir.appendingPathComponent("data").path] + arguments, in: dir)
+            #expect(await p.waitForExit(timeout: .seconds(20)) == 1, "\(arguments)")
+            #expect(p.log.contains(expected), "\(arguments): \(p.log)")
+        }
+        let yaml = dir.appendingPathComponent("typo.yaml")
+        try "http: 127.0.0.1:0\nsip:\n  udpp: [127.0.0.1:5060]\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let p = try PeerProcess("typo", RunningMWID.binary, ["--config", yaml.path], in: dir)
+        #expect(await p.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(p.log.contains("unknown setting \"sip.udpp\""), "\(p.log)")
+    }
+
+    @Test func configFileSetsListenersAndDataAndFlagsWin() async throws {
+        let dir = try Peers.workDirectory("mwid-config")
+        let sip = try await Peers.freePortBoth()
+        let yaml = dir.appendingPathComponent("mwid.yaml")
+        try """
+            data: \(dir.appendingPathComponent("from-config").path)
+            http: 127.0.0.1:1
+            logLevel: debug
+            sip:
+              udp: [127.0.0.1:\(sip)]
+              tcp: [127.0.0.1:\(sip)]
+            """.write(to: yaml, atomically: true, encoding: .utf8)
+        // --http on the command line wins over the file's (unusable) port 1.
+        let http = try await Peers.freePort(udp: false)
+        let p = try PeerProcess("config", RunningMWID.binary, ["--config", yaml.path, "--http", "127.0.0.1:\(http)"], in: dir)
+        defer { p.stop(signal: "KILL") }
+        try await Peers.waitUntilListening(port: http, udp: false, timeout: .seconds(20))
+        try await Peers.waitUntilListening(port: sip, udp: true)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("from-config/admin.token").path))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("from-config/mwid.sqlite").path))
+        p.stop(signal: "TERM")
+        #expect(p.log.contains("debug"), "log level from the file")
+    }
+}

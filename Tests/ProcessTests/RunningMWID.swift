@@ -1,0 +1,66 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The built `mwid`, started on free loopback ports in a folder of its own, as an
+/// administrator starts it; stopped (bounded) by the test.
+final class RunningMWID: Sendable {
+    static let binary = Peers.packageRoot.appendingPathComponent(".build/debug/mwid").path
+    static let mwictl = Peers.packageRoot.appendingPathComponent(".build/debug/mwictl").path
+
+    let process: PeerProcess
+    let directory: URL
+    let httpPort: Int
+    let sipPort: Int
+
+    var url: String { "http://127.0.0.1:\(httpPort)" }
+    var dataDirectory: URL { directory.appendingPathComponent("mwid-data") }
+    var token: String {
+        ((try? String(contentsOf: dataDirectory.appendingPathComponent("admin.token"), encoding: .utf8)) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts mwid with `arguments` added to its listeners; waits until HTTP answers.
+    init(_ name: String, in directory: URL? = nil, arguments: [String] = []) async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build mwid first (scripts/test does)")
+        self.directory = try directory ?? Peers.workDirectory(name)
+        httpPort = try await Peers.freePort(udp: false)
+        sipPort = try await Peers.freePortBoth()
+        process = try PeerProcess(name, Self.binary,
+                                  ["--http", "127.0.0.1:\(httpPort)", "--sip-udp", "127.0.0.1:\(sipPort)",
+                                   "--sip-tcp", "127.0.0.1:\(sipPort)"] + arguments,
+                                  in: self.directory, limit: 120)
+        try await Peers.waitUntilListening(port: httpPort, udp: false, timeout: .seconds(20))
+    }
+
+    func stop(signal: String = "TERM") { process.stop(signal: signal) }
+
+    /// Runs the built mwictl against this server; returns its exit status, stdout and stderr.
+    func mwictl(_ arguments: [String], environment extra: [String: String] = [:], in folder: URL? = nil) async throws
+        -> (status: Int32, out: String, err: String)
+    {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.mwictl), "build mwictl first (scripts/test does)")
+        var environment = ProcessInfo.processInfo.environment
+        environment["MWID_URL"] = url
+        environment["MWID_TOKEN"] = token
+        for (key, value) in extra { environment[key] = value }
+        environment = environment.filter { !$0.value.isEmpty }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mwictl)
+        process.arguments = arguments
+        process.environment = environment
+        process.currentDirectoryURL = folder ?? directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes to the end before waiting, so a large output cannot block the child.
+        async let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
+        async let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let (o, e) = await (outData, errData)
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    deinit { process.stop(signal: "KILL") }
+}
