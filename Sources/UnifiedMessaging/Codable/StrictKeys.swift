@@ -29,3 +29,24 @@ extension CodingUserInfoKey {
 extension Encoder {
     var includesSecrets: Bool { (userInfo[.includeSecrets] as? Bool) == true }
 }
+
+extension KeyedDecodingContainer {
+    /// An integer field, absent or null giving nil. A fraction or a value out of range is
+    /// refused naming the field (Foundation's own error for `4.5` names no field).
+    public func decodeInteger(_ key: Key) throws -> Int? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        if let value = try? decode(Int.self, forKey: key) { return value }
+        if (try? decode(String.self, forKey: key)) != nil || (try? decode(Bool.self, forKey: key)) != nil {
+            throw DecodingError.typeMismatch(Int.self, .init(codingPath: codingPath + [key], debugDescription: "must be an integer"))
+        }
+        throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "must be a whole number"))
+    }
+
+    /// A required integer field.
+    public func requireInteger(_ key: Key) throws -> Int {
+        guard let value = try decodeInteger(key) else {
+            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "is required"))
+        }
+        return value
+    }
+}

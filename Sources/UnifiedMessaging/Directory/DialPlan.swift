@@ -26,7 +26,7 @@ public struct DialPlan: Codable, Sendable, Hashable {
         try decoder.rejectUnknownKeys(allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         name = try c.decode(String.self, forKey: .name)
-        numberOfDigitsInExtension = try c.decode(Int.self, forKey: .numberOfDigitsInExtension)
+        numberOfDigitsInExtension = try c.requireInteger(.numberOfDigitsInExtension)
         uriType = try c.decodeIfPresent(URIType.self, forKey: .uriType) ?? .telExtn
         voipSecurity = try c.decodeIfPresent(VoIPSecurity.self, forKey: .voipSecurity) ?? .unsecured
         countryOrRegionCode = try c.decodeIfPresent(String.self, forKey: .countryOrRegionCode)

@@ -48,11 +48,11 @@ public struct IPGateway: Codable, Sendable, Hashable {
         name = try c.decode(String.self, forKey: .name)
         address = try c.decode(String.self, forKey: .address)
         transport = try c.decodeIfPresent(GatewayTransport.self, forKey: .transport) ?? .auto
-        port = try c.decodeIfPresent(Int.self, forKey: .port) ?? (transport == .tls ? 5061 : 5060)
+        port = try c.decodeInteger(.port) ?? (transport == .tls ? 5061 : 5060)
         dialPlans = try c.decodeIfPresent([String].self, forKey: .dialPlans) ?? []
         status = try c.decodeIfPresent(GatewayStatus.self, forKey: .status) ?? .enabled
         messageWaitingIndicatorAllowed = try c.decodeIfPresent(Bool.self, forKey: .messageWaitingIndicatorAllowed) ?? true
-        priority = try c.decodeIfPresent(Int.self, forKey: .priority) ?? 0
+        priority = try c.decodeInteger(.priority) ?? 0
         username = try c.decodeIfPresent(String.self, forKey: .username)
         password = try c.decodeIfPresent(String.self, forKey: .password)
     }

@@ -59,7 +59,7 @@ public struct VoiceMessageDeposit: Codable, Sendable, Hashable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         from = try c.decode(String.self, forKey: .from)
         receivedAt = try c.decodeIfPresent(Date.self, forKey: .receivedAt)
-        durationSeconds = try c.decode(Int.self, forKey: .durationSeconds)
+        durationSeconds = try c.requireInteger(.durationSeconds)
         urgent = try c.decodeIfPresent(Bool.self, forKey: .urgent) ?? false
         protected = try c.decodeIfPresent(Bool.self, forKey: .protected) ?? false
         read = try c.decodeIfPresent(Bool.self, forKey: .read) ?? false

@@ -1,0 +1,177 @@
+import Foundation
+import Storage
+import Testing
+import UnifiedMessaging
+
+/// The embedded store on a real SQLite file in a temporary folder.
+@Suite struct SQLiteStorageTests {
+    let folder: URL
+    var path: String { folder.appendingPathComponent("mwid.sqlite").path }
+
+    init() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-storage-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    /// A directory with one dial plan, policy, gateway and mailbox.
+    func seeded() async throws -> SQLiteStorage {
+        let storage = try SQLiteStorage(path: path)
+        _ = try await storage.create(DialPlan(name: "Paris", numberOfDigitsInExtension: 4))
+        _ = try await storage.create(MailboxPolicy(name: "Default", dialPlan: "Paris"))
+        _ = try await storage.create(IPGateway(name: "pbx1", address: "192.0.2.10", dialPlans: ["Paris"], username: "u", password: "p"))
+        _ = try await storage.create(UMMailbox(identity: "alice@example.com", extension: "1234", dialPlan: "Paris", policy: "Default"))
+        return storage
+    }
+
+    func refusal(_ body: () async throws -> Void) async -> DirectoryError? {
+        do {
+            try await body()
+            return nil
+        } catch let error as DirectoryError {
+            return error
+        } catch {
+            Issue.record("unexpected \(error)")
+            return nil
+        }
+    }
+
+    @Test func everythingIsThereAfterReopening() async throws {
+        do {
+            let storage = try await seeded()
+            _ = try await storage.deposit(VoiceMessageDeposit(from: "+33142685300", durationSeconds: 12, urgent: true),
+                                          mailbox: "alice@example.com", id: "m1", at: Date(timeIntervalSince1970: 1_800_000_000))
+            #expect(try await storage.appliedMigrations() == ["v1: directory, voice messages, event log"])
+        }
+        let reopened = try SQLiteStorage(path: path)
+        #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])
+        let gateway = try await reopened.gateway(named: "pbx1")
+        #expect(gateway.dialPlans == ["Paris"] && gateway.password == "p")
+        #expect(try await reopened.mailbox(identity: "alice@example.com").extension == "1234")
+        let messages = try await reopened.messages(mailbox: "alice@example.com")
+        #expect(messages.map(\.id) == ["m1"] && messages[0].receivedAt == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(try await reopened.messageWaitingState(mailbox: "alice@example.com") == MessageWaitingState(new: 1, urgentNew: 1))
+        #expect(try await reopened.events(EventQuery()).count == 4)
+    }
+
+    @Test func messageChangesCommitTheNewStateWithThem() async throws {
+        let storage = try await seeded()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        let first = try await storage.deposit(VoiceMessageDeposit(from: "+331", durationSeconds: 3), mailbox: "alice@example.com", id: "a", at: at)
+        #expect(first.previousState == MessageWaitingState() && first.state == MessageWaitingState(new: 1))
+        _ = try await storage.deposit(VoiceMessageDeposit(from: "+332", durationSeconds: 4, urgent: true), mailbox: "alice@example.com", id: "b", at: at)
+        let read = try await storage.changeMessage(id: "b", mailbox: "alice@example.com", VoiceMessageChange(read: true))
+        #expect(read.state == MessageWaitingState(new: 1, old: 1, urgentNew: 0, urgentOld: 1))
+        let lessUrgent = try await storage.changeMessage(id: "b", mailbox: "alice@example.com", VoiceMessageChange(urgent: false))
+        #expect(lessUrgent.state == MessageWaitingState(new: 1, old: 1))
+        let removed = try await storage.removeMessage(id: "a", mailbox: "alice@example.com")
+        #expect(removed.state == MessageWaitingState(old: 1) && !removed.state.messagesWaiting)
+        // A message is only reachable through its own mailbox.
+        _ = try await storage.create(UMMailbox(identity: "bob", extension: "5678", dialPlan: "Paris", policy: "Default"))
+        let foreign = await refusal { _ = try await storage.changeMessage(id: "b", mailbox: "bob", VoiceMessageChange(read: false)) }
+        #expect(foreign?.code == .notFound)
+        #expect(try await storage.messageWaitingState(mailbox: "alice@example.com") == MessageWaitingState(old: 1))
+        let unknown = await refusal { _ = try await storage.deposit(VoiceMessageDeposit(from: "+3", durationSeconds: 1), mailbox: "nobody", id: "c", at: at) }
+        #expect(unknown?.code == .notFound)
+        #expect(try await storage.messages(mailbox: "alice@example.com").count == 1)
+    }
+
+    @Test func refusedWritesChangeNothing() async throws {
+        let storage = try await seeded()
+        let before = try await storage.events(EventQuery(limit: 1000))
+        let duplicate = await refusal { _ = try await storage.create(UMMailbox(identity: "bob", extension: "1234", dialPlan: "Paris", policy: "Default")) }
+        #expect(duplicate?.code == .conflict && duplicate?.field == "extension")
+        let again = await refusal { _ = try await storage.create(DialPlan(name: "Paris", numberOfDigitsInExtension: 5)) }
+        #expect(again?.code == .conflict && again?.field == "name")
+        // A change that fails validation half-way leaves the stored object as it was.
+        let bad = await refusal { _ = try await storage.updateGateway(named: "pbx1") { $0.port = 70000; $0.priority = 9 } }
+        #expect(bad?.field == "port")
+        #expect(try await storage.gateway(named: "pbx1").priority == 0)
+        let rename = await refusal { _ = try await storage.updateDialPlan(named: "Paris") { $0.name = "Lyon" } }
+        #expect(rename?.field == "name")
+        let shorter = await refusal { _ = try await storage.updateDialPlan(named: "Paris") { $0.numberOfDigitsInExtension = 3 } }
+        #expect(shorter?.field == "numberOfDigitsInExtension")
+        let secure = await refusal {
+            _ = try await storage.updateGateway(named: "pbx1") { $0.transport = .udp }
+            _ = try await storage.updateDialPlan(named: "Paris") { $0.voipSecurity = .secured }
+        }
+        #expect(secure?.field == "voipSecurity")
+        #expect(try await storage.dialPlan(named: "Paris") == DialPlan(name: "Paris", numberOfDigitsInExtension: 4))
+        // Only the gateway change that was valid was logged.
+        #expect(try await storage.events(EventQuery(limit: 1000)).count == before.count + 1)
+    }
+
+    @Test func removingSomethingStillReferencedNamesTheReferences() async throws {
+        let storage = try await seeded()
+        let plan = await refusal { try await storage.removeDialPlan(named: "Paris") }
+        #expect(plan?.code == .inUse)
+        for name in ["IP gateway pbx1", "mailbox policy Default", "mailbox alice@example.com"] {
+            #expect(plan?.message.contains(name) == true, "\(name)")
+        }
+        let policy = await refusal { try await storage.removePolicy(named: "Default") }
+        #expect(policy?.code == .inUse && policy?.message.contains("alice@example.com") == true)
+        try await storage.removeMailbox(identity: "alice@example.com")
+        try await storage.removeGateway(named: "pbx1")
+        try await storage.removePolicy(named: "Default")
+        try await storage.removeDialPlan(named: "Paris")
+        #expect(try await storage.dialPlans().isEmpty)
+        let gone = await refusal { try await storage.removeDialPlan(named: "Paris") }
+        #expect(gone?.code == .notFound)
+    }
+
+    @Test func concurrentDepositsAreAllCommittedAndCounted() async throws {
+        let storage = try await seeded()
+        _ = try await storage.create(UMMailbox(identity: "bob", extension: "5678", dialPlan: "Paris", policy: "Default"))
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        // 400 deposits at once: they share transactions (group commit); one refused write
+        // in the middle (unknown mailbox) must not take the others with it.
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    let mailbox = i == 200 ? "nobody" : (i % 2 == 0 ? "alice@example.com" : "bob")
+                    do {
+                        _ = try await storage.deposit(VoiceMessageDeposit(from: "+33\(i)", durationSeconds: 1, urgent: i % 4 == 1),
+                                                      mailbox: mailbox, id: "m\(i)", at: at)
+                        return true
+                    } catch is DirectoryError {
+                        return false
+                    }
+                }
+            }
+            var committed = 0
+            for try await ok in group where ok { committed += 1 }
+            #expect(committed == 399)
+        }
+        #expect(try await storage.messageWaitingState(mailbox: "alice@example.com") == MessageWaitingState(new: 199))
+        #expect(try await storage.messageWaitingState(mailbox: "bob") == MessageWaitingState(new: 200, urgentNew: 100))
+    }
+
+    @Test func mailboxPagesAndFilters() async throws {
+        let storage = try await seeded()
+        for i in 0..<25 {
+            _ = try await storage.create(UMMailbox(identity: String(format: "user%02d", i), extension: String(format: "20%02d", i),
+                                                   dialPlan: "Paris", policy: "Default"))
+        }
+        let first = try await storage.mailboxes(MailboxQuery(limit: 10))
+        #expect(first.count == 10 && first.first?.identity == "alice@example.com")
+        let next = try await storage.mailboxes(MailboxQuery(after: first.last?.identity, limit: 10))
+        #expect(next.first?.identity == "user09")
+        #expect(try await storage.mailboxes(MailboxQuery(extension: "2007")).map(\.identity) == ["user07"])
+        #expect(try await storage.mailboxes(MailboxQuery(dialPlan: "Lyon")).isEmpty)
+    }
+
+    @Test func deliveryContextFeedsThePolicyDecision() async throws {
+        let storage = try await seeded()
+        _ = try await storage.create(IPGateway(name: "pbx0", address: "192.0.2.9", dialPlans: ["Paris"], priority: -1))
+        var context = try await storage.deliveryContext(mailbox: "alice@example.com")
+        #expect(context.decision.gateways.map(\.name) == ["pbx0", "pbx1"])
+        _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = false }
+        context = try await storage.deliveryContext(mailbox: "alice@example.com")
+        #expect(!context.decision.enabled)
+    }
+
+    @Test func anUnusableFileIsAnError() throws {
+        let notADatabase = folder.appendingPathComponent("junk.sqlite")
+        try Data(repeating: 0x41, count: 4096).write(to: notADatabase)
+        #expect(throws: (any Error).self) { _ = try SQLiteStorage(path: notADatabase.path) }
+    }
+}
