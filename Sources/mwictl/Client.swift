@@ -46,13 +46,22 @@ struct APIClient {
             let data = try JSONEncoder().encode(body)
             request.body = .bytes(ByteBuffer(bytes: data))
         }
+        // A client of our own: a refused connection fails at once instead of being retried
+        // until the request's deadline.
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(5)
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            response = try await http.execute(request, timeout: .seconds(60))
             bytes = try await response.body.collect(upTo: 64 << 20)
+            try? await http.shutdown()
         } catch {
-            throw CLIError("cannot reach mwid at \(server): \(error) (is mwid running? use --server or MWID_URL)")
+            try? await http.shutdown()
+            let reason = "\(error)".contains("Connection refused") ? "connection refused" : "\(error)"
+            throw CLIError("cannot reach mwid at \(server): \(reason) (is mwid running? use --server or MWID_URL)")
         }
         let data = Data(bytes.readableBytesView)
         let json = data.isEmpty ? JSONValue.null : (try? JSONDecoder().decode(JSONValue.self, from: data))
