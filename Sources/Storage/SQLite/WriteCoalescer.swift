@@ -1,4 +1,5 @@
 import GRDB
+import Metrics
 
 /// Group commit: writes submitted while a transaction is being committed are gathered and
 /// committed together in the next one, each inside its own savepoint. A write that throws
@@ -11,6 +12,8 @@ actor WriteCoalescer {
     private var draining = false
     /// The most writes committed in one transaction (bounds the latency of the first).
     private let maximumBatch: Int
+    private let commits = Counter(label: "mwid_storage_commits_total")
+    private let writes = Counter(label: "mwid_storage_writes_total")
 
     init(writer: any DatabaseWriter, maximumBatch: Int = 512) {
         self.writer = writer
@@ -35,6 +38,8 @@ actor WriteCoalescer {
                 try await writer.write { db in
                     for job in batch { job.run(in: db) }
                 }
+                commits.increment()
+                writes.increment(by: batch.count)
                 for job in batch { job.finish() }
             } catch {
                 for job in batch { job.fail(error) }
