@@ -50,6 +50,7 @@ struct NounCommand<Noun: DirectoryNoun>: AsyncParsableCommand {
         CommandConfiguration(
             commandName: Noun.command,
             abstract: "\(Noun.plural.prefix(1).uppercased() + Noun.plural.dropFirst()) (\(Noun.cmdlets)).",
+            discussion: "Examples:\n  \(Noun.newExample)\n  \(Noun.setExample)\n  mwictl \(Noun.command) list",
             subcommands: [List.self, Get.self, New.self, Set.self, Remove.self])
     }
 

@@ -10,7 +10,8 @@ let messageColumns: [(header: String, key: String)] = [
 struct MessageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "message", abstract: "Voice messages of a mailbox; every change moves the lamp.",
-        subcommands: [Deposit.self, List.self, Read.self, Unread.self, Delete.self])
+        discussion: "Example:\n  mwictl message deposit alice@example.com --from +33142685300 --duration 12",
+        subcommands: [Deposit.self, List.self, Mark<MarkRead>.self, Mark<MarkUnread>.self, Delete.self])
 
     struct Deposit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -51,22 +52,24 @@ struct MessageCommand: AsyncParsableCommand {
         }
     }
 
-    struct Read: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Mark a voice message read.", discussion: "Example:\n  mwictl message read alice@example.com MESSAGE-ID")
+    /// `read` and `unread`: one command, two values of the message's `read` flag.
+    struct Mark<Value: ReadValue>: AsyncParsableCommand {
+        static var configuration: CommandConfiguration {
+            CommandConfiguration(commandName: Value.command, abstract: "Mark a voice message \(Value.command).",
+                                 discussion: "Example:\n  mwictl message \(Value.command) alice@example.com MESSAGE-ID")
+        }
         @OptionGroup var options: ServerOptions
         @Argument(help: "The mailbox's identity.") var mailbox: String
         @Argument(help: "The message's id.") var id: String
-        func run() async throws { try await mark(options, mailbox, id, read: true) }
-    }
 
-    struct Unread: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Mark a voice message unread.", discussion: "Example:\n  mwictl message unread alice@example.com MESSAGE-ID")
-        @OptionGroup var options: ServerOptions
-        @Argument(help: "The mailbox's identity.") var mailbox: String
-        @Argument(help: "The message's id.") var id: String
-        func run() async throws { try await mark(options, mailbox, id, read: false) }
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                let path = "/mailboxes/\(APIClient.segment(mailbox))/messages/\(APIClient.segment(id))"
+                let changed = try await client.send(.PATCH, path, body: ["read": .bool(Value.read)])
+                Output.print(changed, json: options.json, columns: messageColumns)
+            }
+        }
     }
 
     struct Delete: AsyncParsableCommand {
@@ -86,19 +89,18 @@ struct MessageCommand: AsyncParsableCommand {
     }
 }
 
-private func mark(_ options: ServerOptions, _ mailbox: String, _ id: String, read: Bool) async throws {
-    try await runReporting {
-        let client = try APIClient(options: options)
-        let changed = try await client.send(.PATCH, "/mailboxes/\(APIClient.segment(mailbox))/messages/\(APIClient.segment(id))",
-                                            body: ["read": .bool(read)])
-        Output.print(changed, json: options.json, columns: messageColumns)
-    }
+protocol ReadValue {
+    static var command: String { get }
+    static var read: Bool { get }
 }
+enum MarkRead: ReadValue { static let command = "read", read = true }
+enum MarkUnread: ReadValue { static let command = "unread", read = false }
 
 /// `mwictl mwi status MAILBOX`.
 struct MWICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "mwi", abstract: "A mailbox's message waiting indicator.", subcommands: [Status.self])
+        commandName: "mwi", abstract: "A mailbox's message waiting indicator.",
+        discussion: "Example:\n  mwictl mwi status alice@example.com", subcommands: [Status.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

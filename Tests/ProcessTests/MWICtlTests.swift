@@ -116,7 +116,7 @@ import Testing
         for command in commands {
             let r = try await mwid.mwictl(command + ["--help"])
             #expect(r.status == 0, "\(command)")
-            if command.count == 2 || command == ["events"] || command.isEmpty {
+            do {
                 #expect(r.out.contains("Example"), "\(command): \(r.out)")
                 #expect(r.out.contains("mwictl "), "\(command)")
             }
