@@ -145,6 +145,36 @@ import UnifiedMessaging
         #expect(try await storage.messageWaitingState(mailbox: "bob") == MessageWaitingState(new: 200, urgentNew: 100))
     }
 
+    @Test func storedCountsAlwaysEqualARecountOfTheMessages() async throws {
+        let storage = try await seeded()
+        var generator = SystemRandomNumberGenerator()
+        var ids: [String] = []
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        for step in 0..<300 {
+            switch (ids.isEmpty ? 0 : Int.random(in: 0..<4, using: &generator)) {
+            case 0:
+                let id = "s\(step)"
+                _ = try await storage.deposit(VoiceMessageDeposit(from: "+33", durationSeconds: 1, urgent: Bool.random(using: &generator),
+                                                                  read: Bool.random(using: &generator)),
+                                              mailbox: "alice@example.com", id: id, at: at)
+                ids.append(id)
+            case 1:
+                _ = try await storage.changeMessage(id: ids.randomElement(using: &generator) ?? "", mailbox: "alice@example.com",
+                                                    VoiceMessageChange(read: Bool.random(using: &generator)))
+            case 2:
+                _ = try await storage.changeMessage(id: ids.randomElement(using: &generator) ?? "", mailbox: "alice@example.com",
+                                                    VoiceMessageChange(urgent: Bool.random(using: &generator)))
+            default:
+                let id = ids.remove(at: Int.random(in: 0..<ids.count, using: &generator))
+                _ = try await storage.removeMessage(id: id, mailbox: "alice@example.com")
+            }
+            let stored = try await storage.messageWaitingState(mailbox: "alice@example.com")
+            let recount = MessageWaitingState(messages: try await storage.messages(mailbox: "alice@example.com"))
+            #expect(stored == recount, "after step \(step)")
+            if stored != recount { break }
+        }
+    }
+
     @Test func mailboxPagesAndFilters() async throws {
         let storage = try await seeded()
         for i in 0..<25 {

@@ -78,3 +78,27 @@ extension DirectoryEvent {
                   message: row["message"])
     }
 }
+
+/// Statements through GRDB's per-connection cache: each SQL text is prepared (and its
+/// authorizer run) once per connection instead of once per call.
+extension Database {
+    func rows(_ sql: String, _ arguments: StatementArguments = []) throws -> [Row] {
+        try Row.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func row(_ sql: String, _ arguments: StatementArguments = []) throws -> Row? {
+        try Row.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func strings(_ sql: String, _ arguments: StatementArguments = []) throws -> [String] {
+        try String.fetchAll(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func string(_ sql: String, _ arguments: StatementArguments = []) throws -> String? {
+        try String.fetchOne(cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    func run(_ sql: String, _ arguments: StatementArguments = []) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}

@@ -17,7 +17,7 @@ public final class SQLiteStorage: Storage {
         configuration.busyMode = .timeout(10)
         configuration.label = "mwid"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.run("PRAGMA synchronous = FULL")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
@@ -47,14 +47,14 @@ public final class SQLiteStorage: Storage {
 
     private func log(_ db: Database, _ kind: String, _ subject: String, _ message: String,
                      level: DirectoryEvent.Level = .info) throws {
-        try db.execute(sql: "INSERT INTO event (at, level, kind, subject, message) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [clock().timeIntervalSince1970, level.rawValue, kind, subject, message])
+        try db.run("INSERT INTO event (at, level, kind, subject, message) VALUES (?, ?, ?, ?, ?)",
+                       [clock().timeIntervalSince1970, level.rawValue, kind, subject, message])
     }
 
     // MARK: Dial plans
 
     public func dialPlans() async throws -> [DialPlan] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM dial_plan ORDER BY name").map(DialPlan.init(row:)) }
+        try await read { db in try db.rows("SELECT * FROM dial_plan ORDER BY name").map(DialPlan.init(row:)) }
     }
 
     public func dialPlan(named name: String) async throws -> DialPlan {
@@ -67,7 +67,7 @@ public final class SQLiteStorage: Storage {
     }
 
     static func findDialPlan(_ db: Database, _ name: String) throws -> DialPlan? {
-        try Row.fetchOne(db, sql: "SELECT * FROM dial_plan WHERE name = ?", arguments: [name]).map(DialPlan.init(row:))
+        try db.row("SELECT * FROM dial_plan WHERE name = ?", [name]).map(DialPlan.init(row:))
     }
 
     public func create(_ plan: DialPlan) async throws -> DialPlan {
@@ -76,8 +76,8 @@ public final class SQLiteStorage: Storage {
             if try Self.findDialPlan(db, plan.name) != nil {
                 throw DirectoryError(.conflict, field: "name", "dial plan \(plan.name) already exists")
             }
-            try db.execute(sql: "INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code) VALUES (?, ?, ?, ?, ?)",
-                           arguments: plan.arguments)
+            try db.run("INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code) VALUES (?, ?, ?, ?, ?)",
+                           plan.arguments)
             try self.log(db, "dialplan.created", plan.name, "dial plan \(plan.name) created")
             return plan
         }
@@ -91,12 +91,12 @@ public final class SQLiteStorage: Storage {
             try Self.keepName(plan.name, name, field: "name")
             guard plan != old else { return plan }
             let mailboxes = (plan.numberOfDigitsInExtension != old.numberOfDigitsInExtension || plan.uriType != old.uriType)
-                ? try Row.fetchAll(db, sql: "SELECT * FROM mailbox WHERE dial_plan = ?", arguments: [name]).map(UMMailbox.init(row:))
+                ? try db.rows("SELECT * FROM mailbox WHERE dial_plan = ?", [name]).map(UMMailbox.init(row:))
                 : []
             let gateways = try Self.gateways(db, servingDialPlan: name)
             try DirectoryValidation.checkChange(plan, mailboxes: mailboxes, gateways: gateways)
-            try db.execute(sql: "UPDATE dial_plan SET number_of_digits = ?, uri_type = ?, voip_security = ?, country_code = ? WHERE name = ?",
-                           arguments: [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
+            try db.run("UPDATE dial_plan SET number_of_digits = ?, uri_type = ?, voip_security = ?, country_code = ? WHERE name = ?",
+                           [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
                                        plan.countryOrRegionCode, name])
             try self.log(db, "dialplan.updated", name, "dial plan \(name) changed")
             return plan
@@ -107,13 +107,13 @@ public final class SQLiteStorage: Storage {
         try await write { db in
             _ = try Self.dialPlan(db, name)
             var users: [String] = []
-            users += try String.fetchAll(db, sql: "SELECT 'IP gateway ' || gateway FROM gateway_dial_plan WHERE dial_plan = ? ORDER BY gateway LIMIT 10", arguments: [name])
-            users += try String.fetchAll(db, sql: "SELECT 'mailbox policy ' || name FROM mailbox_policy WHERE dial_plan = ? ORDER BY name LIMIT 10", arguments: [name])
-            users += try String.fetchAll(db, sql: "SELECT 'mailbox ' || identity FROM mailbox WHERE dial_plan = ? ORDER BY identity LIMIT 10", arguments: [name])
+            users += try db.strings("SELECT 'IP gateway ' || gateway FROM gateway_dial_plan WHERE dial_plan = ? ORDER BY gateway LIMIT 10", [name])
+            users += try db.strings("SELECT 'mailbox policy ' || name FROM mailbox_policy WHERE dial_plan = ? ORDER BY name LIMIT 10", [name])
+            users += try db.strings("SELECT 'mailbox ' || identity FROM mailbox WHERE dial_plan = ? ORDER BY identity LIMIT 10", [name])
             if !users.isEmpty {
                 throw DirectoryError(.inUse, field: nil, "dial plan \(name) is still used by \(Self.list(users)); remove or move them first")
             }
-            try db.execute(sql: "DELETE FROM dial_plan WHERE name = ?", arguments: [name])
+            try db.run("DELETE FROM dial_plan WHERE name = ?", [name])
             try self.log(db, "dialplan.removed", name, "dial plan \(name) removed")
         }
     }
@@ -129,22 +129,22 @@ public final class SQLiteStorage: Storage {
     }
 
     static func gateway(_ db: Database, _ name: String) throws -> IPGateway {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM gateway WHERE name = ?", arguments: [name]) else {
+        guard let row = try db.row("SELECT * FROM gateway WHERE name = ?", [name]) else {
             throw DirectoryError.notFound("IP gateway", name)
         }
-        let plans = try String.fetchAll(db, sql: "SELECT dial_plan FROM gateway_dial_plan WHERE gateway = ? ORDER BY position", arguments: [name])
+        let plans = try db.strings("SELECT dial_plan FROM gateway_dial_plan WHERE gateway = ? ORDER BY position", [name])
         return IPGateway(row: row, dialPlans: plans)
     }
 
     static func gateways(_ db: Database, servingDialPlan plan: String?) throws -> [IPGateway] {
         let rows = plan == nil
-            ? try Row.fetchAll(db, sql: "SELECT * FROM gateway ORDER BY priority, name")
-            : try Row.fetchAll(db, sql: """
+            ? try db.rows("SELECT * FROM gateway ORDER BY priority, name")
+            : try db.rows("""
                 SELECT g.* FROM gateway g JOIN gateway_dial_plan l ON l.gateway = g.name
                 WHERE l.dial_plan = ? ORDER BY g.priority, g.name
-                """, arguments: [plan])
+                """, [plan])
         var links: [String: [String]] = [:]
-        for link in try Row.fetchAll(db, sql: "SELECT gateway, dial_plan FROM gateway_dial_plan ORDER BY gateway, position") {
+        for link in try db.rows("SELECT gateway, dial_plan FROM gateway_dial_plan ORDER BY gateway, position") {
             links[link["gateway"], default: []].append(link["dial_plan"])
         }
         return rows.map { row in IPGateway(row: row, dialPlans: links[row["name"]] ?? []) }
@@ -159,23 +159,23 @@ public final class SQLiteStorage: Storage {
     }
 
     private static func writeLinks(_ db: Database, _ gateway: IPGateway) throws {
-        try db.execute(sql: "DELETE FROM gateway_dial_plan WHERE gateway = ?", arguments: [gateway.name])
+        try db.run("DELETE FROM gateway_dial_plan WHERE gateway = ?", [gateway.name])
         for (position, plan) in gateway.dialPlans.enumerated() {
-            try db.execute(sql: "INSERT INTO gateway_dial_plan (gateway, dial_plan, position) VALUES (?, ?, ?)",
-                           arguments: [gateway.name, plan, position])
+            try db.run("INSERT INTO gateway_dial_plan (gateway, dial_plan, position) VALUES (?, ?, ?)",
+                           [gateway.name, plan, position])
         }
     }
 
     public func create(_ gateway: IPGateway) async throws -> IPGateway {
         try await write { db in
             try Self.checkGateway(db, gateway)
-            if try Row.fetchOne(db, sql: "SELECT 1 FROM gateway WHERE name = ?", arguments: [gateway.name]) != nil {
+            if try db.row("SELECT 1 FROM gateway WHERE name = ?", [gateway.name]) != nil {
                 throw DirectoryError(.conflict, field: "name", "IP gateway \(gateway.name) already exists")
             }
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO gateway (name, address, port, transport, status, mwi_allowed, priority, username, password)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: gateway.arguments)
+                """, gateway.arguments)
             try Self.writeLinks(db, gateway)
             try self.log(db, "gateway.created", gateway.name, "IP gateway \(gateway.name) created (\(gateway.address):\(gateway.port))")
             return gateway
@@ -190,10 +190,10 @@ public final class SQLiteStorage: Storage {
             try Self.keepName(gateway.name, name, field: "name")
             guard gateway != old else { return gateway }
             try Self.checkGateway(db, gateway)
-            try db.execute(sql: """
+            try db.run("""
                 UPDATE gateway SET address = ?, port = ?, transport = ?, status = ?, mwi_allowed = ?, priority = ?,
                 username = ?, password = ? WHERE name = ?
-                """, arguments: [gateway.address, gateway.port, gateway.transport.rawValue, gateway.status.rawValue,
+                """, [gateway.address, gateway.port, gateway.transport.rawValue, gateway.status.rawValue,
                                  gateway.messageWaitingIndicatorAllowed, gateway.priority, gateway.username,
                                  gateway.password, name])
             if gateway.dialPlans != old.dialPlans { try Self.writeLinks(db, gateway) }
@@ -205,7 +205,7 @@ public final class SQLiteStorage: Storage {
     public func removeGateway(named name: String) async throws {
         try await write { db in
             _ = try Self.gateway(db, name)
-            try db.execute(sql: "DELETE FROM gateway WHERE name = ?", arguments: [name])
+            try db.run("DELETE FROM gateway WHERE name = ?", [name])
             try self.log(db, "gateway.removed", name, "IP gateway \(name) removed")
         }
     }
@@ -213,7 +213,7 @@ public final class SQLiteStorage: Storage {
     // MARK: Policies
 
     public func policies() async throws -> [MailboxPolicy] {
-        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM mailbox_policy ORDER BY name").map(MailboxPolicy.init(row:)) }
+        try await read { db in try db.rows("SELECT * FROM mailbox_policy ORDER BY name").map(MailboxPolicy.init(row:)) }
     }
 
     public func policy(named name: String) async throws -> MailboxPolicy {
@@ -221,7 +221,7 @@ public final class SQLiteStorage: Storage {
     }
 
     static func findPolicy(_ db: Database, _ name: String) throws -> MailboxPolicy? {
-        try Row.fetchOne(db, sql: "SELECT * FROM mailbox_policy WHERE name = ?", arguments: [name]).map(MailboxPolicy.init(row:))
+        try db.row("SELECT * FROM mailbox_policy WHERE name = ?", [name]).map(MailboxPolicy.init(row:))
     }
 
     static func policy(_ db: Database, _ name: String) throws -> MailboxPolicy {
@@ -235,8 +235,8 @@ public final class SQLiteStorage: Storage {
             if try Self.findPolicy(db, policy.name) != nil {
                 throw DirectoryError(.conflict, field: "name", "mailbox policy \(policy.name) already exists")
             }
-            try db.execute(sql: "INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES (?, ?, ?, ?)",
-                           arguments: policy.arguments)
+            try db.run("INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES (?, ?, ?, ?)",
+                           policy.arguments)
             try self.log(db, "policy.created", policy.name, "mailbox policy \(policy.name) created")
             return policy
         }
@@ -251,11 +251,11 @@ public final class SQLiteStorage: Storage {
             guard policy != old else { return policy }
             try DirectoryValidation.check(policy, dialPlanExists: try Self.findDialPlan(db, policy.dialPlan) != nil)
             if policy.dialPlan != old.dialPlan,
-               let user = try String.fetchOne(db, sql: "SELECT identity FROM mailbox WHERE policy = ? LIMIT 1", arguments: [name]) {
+               let user = try db.string("SELECT identity FROM mailbox WHERE policy = ? LIMIT 1", [name]) {
                 throw DirectoryError.invalid("dialPlan", "mailbox \(user) uses policy \(name) in dial plan \(old.dialPlan); move its mailboxes first")
             }
-            try db.execute(sql: "UPDATE mailbox_policy SET dial_plan = ?, allow_mwi = ?, allow_sms = ? WHERE name = ?",
-                           arguments: [policy.dialPlan, policy.allowMessageWaitingIndicator, policy.allowSMSNotification, name])
+            try db.run("UPDATE mailbox_policy SET dial_plan = ?, allow_mwi = ?, allow_sms = ? WHERE name = ?",
+                           [policy.dialPlan, policy.allowMessageWaitingIndicator, policy.allowSMSNotification, name])
             try self.log(db, "policy.updated", name, "mailbox policy \(name) changed")
             return policy
         }
@@ -264,11 +264,11 @@ public final class SQLiteStorage: Storage {
     public func removePolicy(named name: String) async throws {
         try await write { db in
             _ = try Self.policy(db, name)
-            let users = try String.fetchAll(db, sql: "SELECT 'mailbox ' || identity FROM mailbox WHERE policy = ? ORDER BY identity LIMIT 10", arguments: [name])
+            let users = try db.strings("SELECT 'mailbox ' || identity FROM mailbox WHERE policy = ? ORDER BY identity LIMIT 10", [name])
             if !users.isEmpty {
                 throw DirectoryError(.inUse, field: nil, "mailbox policy \(name) is still used by \(Self.list(users)); change their policy first")
             }
-            try db.execute(sql: "DELETE FROM mailbox_policy WHERE name = ?", arguments: [name])
+            try db.run("DELETE FROM mailbox_policy WHERE name = ?", [name])
             try self.log(db, "policy.removed", name, "mailbox policy \(name) removed")
         }
     }
@@ -285,7 +285,7 @@ public final class SQLiteStorage: Storage {
             if let ext = query.extension { clauses.append("extension = ?"); arguments += [ext] }
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             arguments += [max(0, query.limit)]
-            return try Row.fetchAll(db, sql: "SELECT * FROM mailbox \(filter) ORDER BY identity LIMIT ?", arguments: arguments)
+            return try db.rows("SELECT * FROM mailbox \(filter) ORDER BY identity LIMIT ?", arguments)
                 .map(UMMailbox.init(row:))
         }
     }
@@ -295,15 +295,15 @@ public final class SQLiteStorage: Storage {
     }
 
     static func mailbox(_ db: Database, _ identity: String) throws -> UMMailbox {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM mailbox WHERE identity = ?", arguments: [identity]) else {
+        guard let row = try db.row("SELECT * FROM mailbox WHERE identity = ?", [identity]) else {
             throw DirectoryError.notFound("mailbox", identity)
         }
         return UMMailbox(row: row)
     }
 
     private static func checkMailbox(_ db: Database, _ mailbox: UMMailbox) throws {
-        let owner = try String.fetchOne(db, sql: "SELECT identity FROM mailbox WHERE dial_plan = ? AND extension = ?",
-                                        arguments: [mailbox.dialPlan, mailbox.extension])
+        let owner = try db.string("SELECT identity FROM mailbox WHERE dial_plan = ? AND extension = ?",
+                                        [mailbox.dialPlan, mailbox.extension])
         try DirectoryValidation.check(mailbox, dialPlan: try findDialPlan(db, mailbox.dialPlan),
                                       policy: try findPolicy(db, mailbox.policy), extensionOwner: owner)
     }
@@ -311,13 +311,13 @@ public final class SQLiteStorage: Storage {
     public func create(_ mailbox: UMMailbox) async throws -> UMMailbox {
         try await write { db in
             try Self.checkMailbox(db, mailbox)
-            if try Row.fetchOne(db, sql: "SELECT 1 FROM mailbox WHERE identity = ?", arguments: [mailbox.identity]) != nil {
+            if try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [mailbox.identity]) != nil {
                 throw DirectoryError(.conflict, field: "identity", "mailbox \(mailbox.identity) is already UM-enabled")
             }
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO mailbox (identity, extension, dial_plan, policy, sip_resource_identifier, sms_option, sip_password)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: mailbox.arguments)
+                """, mailbox.arguments)
             try self.log(db, "mailbox.created", mailbox.identity,
                          "mailbox \(mailbox.identity) UM-enabled with extension \(mailbox.extension) in dial plan \(mailbox.dialPlan)")
             return mailbox
@@ -332,10 +332,10 @@ public final class SQLiteStorage: Storage {
             try Self.keepName(mailbox.identity, identity, field: "identity")
             guard mailbox != old else { return mailbox }
             try Self.checkMailbox(db, mailbox)
-            try db.execute(sql: """
+            try db.run("""
                 UPDATE mailbox SET extension = ?, dial_plan = ?, policy = ?, sip_resource_identifier = ?, sms_option = ?,
                 sip_password = ? WHERE identity = ?
-                """, arguments: [mailbox.extension, mailbox.dialPlan, mailbox.policy, mailbox.sipResourceIdentifier,
+                """, [mailbox.extension, mailbox.dialPlan, mailbox.policy, mailbox.sipResourceIdentifier,
                                  mailbox.umSMSNotificationOption.rawValue, mailbox.sipPassword, identity])
             try self.log(db, "mailbox.updated", identity, "mailbox \(identity) changed")
             return mailbox
@@ -345,7 +345,7 @@ public final class SQLiteStorage: Storage {
     public func removeMailbox(identity: String) async throws {
         try await write { db in
             _ = try Self.mailbox(db, identity)
-            try db.execute(sql: "DELETE FROM mailbox WHERE identity = ?", arguments: [identity])
+            try db.run("DELETE FROM mailbox WHERE identity = ?", [identity])
             try self.log(db, "mailbox.removed", identity, "mailbox \(identity) UM-disabled; its voice messages were deleted")
         }
     }
@@ -355,8 +355,8 @@ public final class SQLiteStorage: Storage {
     }
 
     static func state(_ db: Database, _ identity: String) throws -> MessageWaitingState {
-        guard let row = try Row.fetchOne(db, sql: "SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mailbox WHERE identity = ?",
-                                         arguments: [identity]) else {
+        guard let row = try db.row("SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mailbox WHERE identity = ?",
+                                         [identity]) else {
             throw DirectoryError.notFound("mailbox", identity)
         }
         return MessageWaitingState(row: row)
@@ -374,17 +374,10 @@ public final class SQLiteStorage: Storage {
 
     // MARK: Voice messages
 
-    /// Recounts the mailbox's messages and stores the counts with the change that moved them.
-    private static func commitState(_ db: Database, _ identity: String) throws -> MessageWaitingState {
-        guard let row = try Row.fetchOne(db, sql: """
-            SELECT COALESCE(SUM(read = 0), 0) AS new_count, COALESCE(SUM(read = 1), 0) AS old_count,
-                   COALESCE(SUM(read = 0 AND urgent = 1), 0) AS urgent_new_count,
-                   COALESCE(SUM(read = 1 AND urgent = 1), 0) AS urgent_old_count
-            FROM voice_message WHERE mailbox = ?
-            """, arguments: [identity]) else { throw StorageFailure("count query returned no row") }
-        let state = MessageWaitingState(row: row)
-        try db.execute(sql: "UPDATE mailbox SET new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ? WHERE identity = ?",
-                       arguments: [state.new, state.old, state.urgentNew, state.urgentOld, identity])
+    /// Stores the mailbox's new counts in the transaction of the change that moved them.
+    private static func store(_ state: MessageWaitingState, _ identity: String, _ db: Database) throws -> MessageWaitingState {
+        try db.run("UPDATE mailbox SET new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ? WHERE identity = ?",
+                   [state.new, state.old, state.urgentNew, state.urgentOld, identity])
         return state
     }
 
@@ -393,20 +386,21 @@ public final class SQLiteStorage: Storage {
         let message = deposit.message(id: id, now: now)
         return try await write { db in
             let before = try Self.state(db, identity)
-            try db.execute(sql: """
+            try db.run("""
                 INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [message.id, identity, message.from, message.receivedAt.timeIntervalSince1970,
+                """, [message.id, identity, message.from, message.receivedAt.timeIntervalSince1970,
                                  message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
-            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+            return MailboxChange(message: message, state: try Self.store(before.changed(from: nil, to: message), identity, db),
+                                 previousState: before)
         }
     }
 
     public func messages(mailbox identity: String) async throws -> [VoiceMessage] {
         try await read { db in
             _ = try Self.state(db, identity)
-            return try Row.fetchAll(db, sql: "SELECT * FROM voice_message WHERE mailbox = ? ORDER BY received_at DESC, id",
-                                    arguments: [identity]).map(VoiceMessage.init(row:))
+            return try db.rows("SELECT * FROM voice_message WHERE mailbox = ? ORDER BY received_at DESC, id",
+                                    [identity]).map(VoiceMessage.init(row:))
         }
     }
 
@@ -416,7 +410,7 @@ public final class SQLiteStorage: Storage {
 
     static func message(_ db: Database, _ id: String, _ identity: String) throws -> VoiceMessage {
         _ = try state(db, identity)
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM voice_message WHERE id = ? AND mailbox = ?", arguments: [id, identity]) else {
+        guard let row = try db.row("SELECT * FROM voice_message WHERE id = ? AND mailbox = ?", [id, identity]) else {
             throw DirectoryError.notFound("voice message", id)
         }
         return VoiceMessage(row: row)
@@ -425,10 +419,11 @@ public final class SQLiteStorage: Storage {
     public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange {
         try await write { db in
             let before = try Self.state(db, identity)
-            let message = change.applied(to: try Self.message(db, id, identity))
-            try db.execute(sql: "UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?",
-                           arguments: [message.read, message.urgent, id])
-            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+            let old = try Self.message(db, id, identity)
+            let message = change.applied(to: old)
+            try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?", [message.read, message.urgent, id])
+            return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db),
+                                 previousState: before)
         }
     }
 
@@ -436,8 +431,9 @@ public final class SQLiteStorage: Storage {
         try await write { db in
             let before = try Self.state(db, identity)
             let message = try Self.message(db, id, identity)
-            try db.execute(sql: "DELETE FROM voice_message WHERE id = ?", arguments: [id])
-            return MailboxChange(message: message, state: try Self.commitState(db, identity), previousState: before)
+            try db.run("DELETE FROM voice_message WHERE id = ?", [id])
+            return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db),
+                                 previousState: before)
         }
     }
 
@@ -452,7 +448,7 @@ public final class SQLiteStorage: Storage {
             let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
             let order = query.after == nil ? "DESC" : "ASC"
             arguments += [max(0, query.limit)]
-            return try Row.fetchAll(db, sql: "SELECT * FROM event \(filter) ORDER BY id \(order) LIMIT ?", arguments: arguments)
+            return try db.rows("SELECT * FROM event \(filter) ORDER BY id \(order) LIMIT ?", arguments)
                 .map(DirectoryEvent.init(row:))
         }
     }

@@ -32,6 +32,25 @@ public struct MessageWaitingState: Codable, Sendable, Hashable, CustomStringConv
         }
     }
 
+    /// The state without `message` (deleted, or about to change).
+    public mutating func remove(_ message: VoiceMessage) {
+        if message.read {
+            old -= 1
+            if message.urgent { urgentOld -= 1 }
+        } else {
+            new -= 1
+            if message.urgent { urgentNew -= 1 }
+        }
+    }
+
+    /// The state after `before` became `after` (nil: deposited or deleted).
+    public func changed(from before: VoiceMessage?, to after: VoiceMessage?) -> MessageWaitingState {
+        var state = self
+        if let before { state.remove(before) }
+        if let after { state.add(after) }
+        return state
+    }
+
     public var description: String {
         "\(messagesWaiting ? "yes" : "no") \(new)/\(old) (\(urgentNew)/\(urgentOld))"
     }
