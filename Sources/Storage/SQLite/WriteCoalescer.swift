@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import GRDB
 import Metrics
 
@@ -14,9 +16,13 @@ actor WriteCoalescer {
     private let maximumBatch: Int
     private let commits = Counter(label: "mwid_storage_commits_total")
     private let writes = Counter(label: "mwid_storage_writes_total")
+    private let commitTime = Metrics.Timer(label: "mwid_storage_commit_duration")
 
-    init(writer: any DatabaseWriter, maximumBatch: Int = 512) {
+    private let checkpointer: Checkpointer?
+
+    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, maximumBatch: Int = 512) {
         self.writer = writer
+        self.checkpointer = checkpointer
         self.maximumBatch = maximumBatch
     }
 
@@ -34,18 +40,59 @@ actor WriteCoalescer {
         while !pending.isEmpty {
             let batch = Array(pending.prefix(maximumBatch))
             pending.removeFirst(batch.count)
+            let start = ContinuousClock.now
             do {
                 try await writer.write { db in
                     for job in batch { job.run(in: db) }
                 }
+                let elapsed = (ContinuousClock.now - start).components
+                commitTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
                 commits.increment()
                 writes.increment(by: batch.count)
                 for job in batch { job.finish() }
+                checkpointer?.committed()
             } catch {
                 for job in batch { job.fail(error) }
             }
         }
         draining = false
+    }
+}
+
+/// Copies the WAL back into the database from a connection of its own, in the
+/// background, so that no commit waits for a checkpoint (SQLite's automatic checkpoint
+/// runs inside the commit that crosses its threshold and stalls every write queued
+/// behind it). A PASSIVE checkpoint never blocks writers; one runs at a time, after every
+/// `interval` commits.
+final class Checkpointer: @unchecked Sendable {
+    // `commits` and `running` are guarded by `lock`.
+    private let lock = NSLock()
+    private var commits = 0
+    private var running = false
+    private let connection: DatabaseQueue
+    private let interval: Int
+
+    init(path: String, configuration: Configuration, interval: Int = 64) throws {
+        connection = try DatabaseQueue(path: path, configuration: configuration)
+        self.interval = interval
+    }
+
+    func committed() {
+        lock.lock()
+        commits += 1
+        let start = !running && commits >= interval
+        if start {
+            running = true
+            commits = 0
+        }
+        lock.unlock()
+        guard start else { return }
+        DispatchQueue.global(qos: .utility).async {
+            _ = try? self.connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            self.lock.lock()
+            self.running = false
+            self.lock.unlock()
+        }
     }
 }
 
@@ -71,15 +118,22 @@ private final class PendingWrite<T: Sendable>: CoalescedWrite, @unchecked Sendab
     }
 
     func run(in db: Database) {
-        var value: T?
+        // The savepoint statements are cached like the others: preparing them anew for
+        // every write cost more than the write itself.
         do {
-            try db.inSavepoint {
-                value = try body(db)
-                return .commit
-            }
-            if let value { outcome = .success(value) }
+            try db.cachedStatement(sql: "SAVEPOINT coalesced_write").execute()
         } catch {
             outcome = .failure(error)
+            return
+        }
+        do {
+            let value = try body(db)
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT coalesced_write").execute()
+            outcome = .success(value)
+        } catch {
+            outcome = .failure(error)
+            try? db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT coalesced_write").execute()
+            try? db.cachedStatement(sql: "RELEASE SAVEPOINT coalesced_write").execute()
         }
     }
 
