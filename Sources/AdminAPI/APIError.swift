@@ -93,7 +93,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
         error["field"] = field.map(JSONValue.string) ?? .null
-        let body = try APICoding.encoder().encode(JSONValue.object(["error": .object(error)]))
+        let body = try APICoding.sharedEncoder.encode(JSONValue.object(["error": .object(error)]))
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"mwid\"" }

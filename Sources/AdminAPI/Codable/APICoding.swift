@@ -4,6 +4,11 @@ import UnifiedMessaging
 /// The JSON conventions of the API: ISO 8601 times (fractional seconds accepted), sorted
 /// keys, and RFC 7396 merge patches applied to the stored form of an object.
 enum APICoding {
+    /// Made once: a coder's configuration is fixed, and encoding or decoding with it from
+    /// several requests at once is safe.
+    static let sharedEncoder = encoder()
+    static let sharedDecoder = decoder()
+
     static func encoder(includeSecrets: Bool = false) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

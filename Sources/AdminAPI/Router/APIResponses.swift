@@ -8,7 +8,7 @@ enum APIResponses {
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, location: String? = nil,
                      link: String? = nil) throws -> Response {
-        let data = try APICoding.encoder().encode(value)
+        let data = try APICoding.sharedEncoder.encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let location { headers[.location] = location }
@@ -24,7 +24,7 @@ enum APIResponses {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: some RequestContext) async throws -> T {
         var request = request
         let buffer = try await request.collectBody(upTo: maximumBody)
-        return try APICoding.decoder().decode(T.self, from: Data(buffer.readableBytesView))
+        return try APICoding.sharedDecoder.decode(T.self, from: Data(buffer.readableBytesView))
     }
 
     /// A path parameter, percent-decoded (`alice%40example.com` → `alice@example.com`).

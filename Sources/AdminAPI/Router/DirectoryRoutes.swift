@@ -110,7 +110,11 @@ struct DirectoryRoutes<Context: RequestContext> {
     private func messages(_ table: RouteTable<Context>) {
         let storage = self.storage, clock = self.clock, makeID = self.makeID
         let base = "/api/v1/mailboxes/{identity}/messages"
-        let changes = { @Sendable (change: String) in Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", change)]) }
+        // Made once, not per request: a metric's creation is a lookup in the registry.
+        let counters = Dictionary(uniqueKeysWithValues: ["deposit", "update", "delete"].map {
+            ($0, Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", $0)]))
+        })
+        let changes = { @Sendable (change: String) in counters[change] ?? Counter(label: "mwid_voice_message_changes_total") }
         table.add(.get, base, "List a mailbox's voice messages, newest first", responses: [(200, "[VoiceMessage]"), (404, "Error")]) { _, context in
             try APIResponses.json(try await storage.messages(mailbox: try APIResponses.parameter("identity", context)))
         }

@@ -384,15 +384,23 @@ public final class SQLiteStorage: Storage {
     public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange {
         try DirectoryValidation.check(deposit)
         let message = deposit.message(id: id, now: now)
+        let delta = MessageWaitingState().changed(from: nil, to: message)
         return try await write { db in
-            let before = try Self.state(db, identity)
+            // One statement moves the counts and reads them back (and finds the mailbox).
+            guard let row = try db.row("""
+                UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,
+                    urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?
+                WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count
+                """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity]) else {
+                throw DirectoryError.notFound("mailbox", identity)
+            }
             try db.run("""
                 INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [message.id, identity, message.from, message.receivedAt.timeIntervalSince1970,
-                                 message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
-            return MailboxChange(message: message, state: try Self.store(before.changed(from: nil, to: message), identity, db),
-                                 previousState: before)
+                      message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
+            let state = MessageWaitingState(row: row)
+            return MailboxChange(message: message, state: state, previousState: state.changed(from: message, to: nil))
         }
     }
 

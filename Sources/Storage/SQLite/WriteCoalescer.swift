@@ -1,5 +1,3 @@
-import Dispatch
-import Foundation
 import GRDB
 import Metrics
 
@@ -18,11 +16,8 @@ actor WriteCoalescer {
     private let writes = Counter(label: "mwid_storage_writes_total")
     private let commitTime = Metrics.Timer(label: "mwid_storage_commit_duration")
 
-    private let checkpointer: Checkpointer?
-
-    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, maximumBatch: Int = 512) {
+    init(writer: any DatabaseWriter, maximumBatch: Int = 512) {
         self.writer = writer
-        self.checkpointer = checkpointer
         self.maximumBatch = maximumBatch
     }
 
@@ -50,49 +45,11 @@ actor WriteCoalescer {
                 commits.increment()
                 writes.increment(by: batch.count)
                 for job in batch { job.finish() }
-                checkpointer?.committed()
             } catch {
                 for job in batch { job.fail(error) }
             }
         }
         draining = false
-    }
-}
-
-/// Copies the WAL back into the database from a connection of its own, in the
-/// background, so that no commit waits for a checkpoint (SQLite's automatic checkpoint
-/// runs inside the commit that crosses its threshold and stalls every write queued
-/// behind it). A PASSIVE checkpoint never blocks writers; one runs at a time, after every
-/// `interval` commits.
-final class Checkpointer: @unchecked Sendable {
-    // `commits` and `running` are guarded by `lock`.
-    private let lock = NSLock()
-    private var commits = 0
-    private var running = false
-    private let connection: DatabaseQueue
-    private let interval: Int
-
-    init(path: String, configuration: Configuration, interval: Int = 64) throws {
-        connection = try DatabaseQueue(path: path, configuration: configuration)
-        self.interval = interval
-    }
-
-    func committed() {
-        lock.lock()
-        commits += 1
-        let start = !running && commits >= interval
-        if start {
-            running = true
-            commits = 0
-        }
-        lock.unlock()
-        guard start else { return }
-        DispatchQueue.global(qos: .utility).async {
-            _ = try? self.connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
-            self.lock.lock()
-            self.running = false
-            self.lock.unlock()
-        }
     }
 }
 
