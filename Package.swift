@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "UnifiedMessaging", targets: ["UnifiedMessaging"]),
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "AdminAPI", targets: ["AdminAPI"]),
+        .library(name: "MWI", targets: ["MWI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -91,10 +92,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The MWI engine: NOTIFY composition, delivery with failover, coalescing, records.
+        .target(
+            name: "MWI",
+            dependencies: [
+                "SIP", "SIPTransport", "UnifiedMessaging", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "mwid",
             dependencies: [
-                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI",
+                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI", "MWI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

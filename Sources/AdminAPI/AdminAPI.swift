@@ -13,10 +13,14 @@ public struct AdminAPI: Sendable {
     public let version: String
     let clock: @Sendable () -> Date
     let makeID: @Sendable () -> String
+    /// Told of every committed change of a mailbox's MWI state (the MWI engine listens).
+    let stateChanged: @Sendable (String) -> Void
 
     public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
                 clock: @escaping @Sendable () -> Date = { Date() },
-                makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }) {
+                makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
+                stateChanged: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.stateChanged = stateChanged
         self.storage = storage
         self.token = token
         self.prometheus = prometheus
@@ -33,7 +37,7 @@ public struct AdminAPI: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: BearerAuthMiddleware(token: token, openPaths: [Self.openAPIPath]))
         let table = RouteTable(router: router)
-        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID).register(in: table)
+        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged).register(in: table)
 
         let storage = self.storage, prometheus = self.prometheus, version = self.version
         table.add(.get, "/healthz", "Liveness and storage health", responses: [(200, "Health"), (503, "Error")],

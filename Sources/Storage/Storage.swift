@@ -50,8 +50,20 @@ public protocol Storage: Sendable {
     func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange
     func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange
 
+    // MARK: MWI delivery
+    /// Mailboxes whose committed state is newer than the one last acknowledged.
+    func pendingDeliveries(limit: Int) async throws -> [String]
+    /// Records that `version` of the mailbox's state was acknowledged; an older version
+    /// than the one already recorded changes nothing.
+    func acknowledge(mailbox identity: String, _ acknowledged: AcknowledgedState) async throws
+    /// Keeps an attempt (the newest 50 per mailbox are kept).
+    func record(_ attempt: DeliveryAttempt) async throws
+    /// The newest attempts first.
+    func attempts(mailbox identity: String, limit: Int) async throws -> [DeliveryAttempt]
+
     // MARK: Event log
     func events(_ query: EventQuery) async throws -> [DirectoryEvent]
+    func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws
 }
 
 /// One page of mailboxes, in identity order.
@@ -94,15 +106,23 @@ public struct DeliveryContext: Sendable, Hashable {
     public var policy: MailboxPolicy
     public var gateways: [IPGateway]
     public var state: MessageWaitingState
+    /// The version of `state`: it increases with every committed change of the counts.
+    public var version: Int64
+    public var acknowledged: AcknowledgedState?
 
     public init(mailbox: UMMailbox, dialPlan: DialPlan, policy: MailboxPolicy, gateways: [IPGateway],
-                state: MessageWaitingState) {
+                state: MessageWaitingState, version: Int64 = 0, acknowledged: AcknowledgedState? = nil) {
         self.mailbox = mailbox
         self.dialPlan = dialPlan
         self.policy = policy
         self.gateways = gateways
         self.state = state
+        self.version = version
+        self.acknowledged = acknowledged
     }
+
+    /// The newest committed state has not been acknowledged yet.
+    public var isPending: Bool { version > (acknowledged?.version ?? 0) }
 
     public var decision: MWIPolicyDecision {
         MWIPolicyDecision.decide(policy: policy, dialPlan: dialPlan.name, gateways: gateways)

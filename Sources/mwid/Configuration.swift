@@ -9,13 +9,27 @@ struct FileConfiguration: Decodable {
     var logLevel: String?
     var sip: SIP?
     var tls: TLS?
+    var mwi: MWI?
+
+    struct MWI: Decodable {
+        var notifyInterval: Double?
+        var retryWindow: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow }
+        init(from decoder: any Decoder) throws {
+            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            notifyInterval = try c.decodeIfPresent(Double.self, forKey: .notifyInterval)
+            retryWindow = try c.decodeIfPresent(Double.self, forKey: .retryWindow)
+        }
+    }
 
     struct SIP: Decodable {
         var udp: [String]?
         var tcp: [String]?
         var tls: [String]?
         var advertisedHost: String?
-        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost }
+        var t1: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1 }
         init(from decoder: any Decoder) throws {
             try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -23,6 +37,7 @@ struct FileConfiguration: Decodable {
             tcp = try c.decodeIfPresent([String].self, forKey: .tcp)
             tls = try c.decodeIfPresent([String].self, forKey: .tls)
             advertisedHost = try c.decodeIfPresent(String.self, forKey: .advertisedHost)
+            t1 = try c.decodeIfPresent(Int.self, forKey: .t1)
         }
     }
 
@@ -44,7 +59,7 @@ struct FileConfiguration: Decodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls }
+    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi }
 
     init() {}
 
@@ -56,6 +71,7 @@ struct FileConfiguration: Decodable {
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel)
         sip = try c.decodeIfPresent(SIP.self, forKey: .sip)
         tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
+        mwi = try c.decodeIfPresent(MWI.self, forKey: .mwi)
     }
 
     struct Key: CodingKey {

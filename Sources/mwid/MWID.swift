@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import MWI
 import Metrics
 import NIOCore
 import Prometheus
@@ -70,6 +71,15 @@ struct MWID: AsyncParsableCommand {
     @Flag(name: .customLong("tls-require-client-certificate"), help: "Require and verify a certificate from TLS peers connecting in.")
     var tlsRequireClientCertificate = false
 
+    @Option(name: .customLong("sip-t1"), help: "SIP timer T1 in milliseconds (default 500); T2 and the timeout follow.")
+    var sipT1: Int?
+
+    @Option(name: .customLong("mwi-notify-interval"), help: "At most one NOTIFY per mailbox in this many seconds (default 5).")
+    var mwiNotifyInterval: Double?
+
+    @Option(name: .customLong("mwi-retry-window"), help: "Seconds a state is retried when every gateway fails (default 300).")
+    var mwiRetryWindow: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -127,11 +137,17 @@ struct MWID: AsyncParsableCommand {
                                   presentClientCertificate: tlsClientCertificate || (tlsFile?.clientCertificate ?? false),
                                   requireClientCertificate: tlsRequireClientCertificate || (tlsFile?.requireClientCertificate ?? false))
             : nil
-        let sipConfiguration = SIPEndpointConfiguration(
+        var sipConfiguration = SIPEndpointConfiguration(
             udp: !sipUDP.isEmpty ? sipUDP : file.sip?.udp ?? ["127.0.0.1:5060"],
             tcp: !sipTCP.isEmpty ? sipTCP : file.sip?.tcp ?? ["127.0.0.1:5060"],
             tls: !sipTLS.isEmpty ? sipTLS : file.sip?.tls ?? [],
             advertisedHost: advertisedHost ?? file.sip?.advertisedHost, tlsConfiguration: tls)
+        if let t1 = sipT1 ?? file.sip?.t1 {
+            guard (10...10_000).contains(t1) else { throw StartupFailure("SIP T1 must be 10 to 10000 ms (got \(t1))") }
+            sipConfiguration.timers = SIPTimers(t1: .milliseconds(Int64(t1)))
+        }
+        let mwiSettings = try Self.mwiSettings(notifyInterval: mwiNotifyInterval ?? file.mwi?.notifyInterval,
+                                               retryWindow: mwiRetryWindow ?? file.mwi?.retryWindow)
         let endpoint = SIPEndpoint(configuration: sipConfiguration, router: SIPRequestRouter(), logger: Logger(label: "mwid.sip"))
         do {
             try await endpoint.start()
@@ -151,7 +167,10 @@ struct MWID: AsyncParsableCommand {
             await endpoint.shutdown()
             throw StartupFailure("--http: \(error)")
         }
-        let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string)
+        let dispatcher = MWIDispatcher(storage: storage, transport: endpoint, settings: mwiSettings)
+        await dispatcher.resume()
+        let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
+                           stateChanged: { dispatcher.stateChanged(mailbox: $0) })
         let application = Application(
             router: api.makeRouter(),
             configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),
@@ -166,7 +185,7 @@ struct MWID: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: HTTPService(application: application, listener: httpListener)),
-                .init(service: SIPService(endpoint: endpoint)),
+                .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "mwid.lifecycle")))
@@ -177,6 +196,20 @@ struct MWID: AsyncParsableCommand {
             throw StartupFailure(Self.explain(error))
         }
         logger.info("stopped")
+    }
+
+    static func mwiSettings(notifyInterval: Double?, retryWindow: Double?) throws -> MWISettings {
+        var settings = MWISettings()
+        if let seconds = notifyInterval {
+            guard (0...3600).contains(seconds) else { throw StartupFailure("the MWI notify interval must be 0 to 3600 s (got \(seconds))") }
+            settings.notifyInterval = .milliseconds(Int64(seconds * 1000))
+        }
+        if let seconds = retryWindow {
+            guard (0...86_400).contains(seconds) else { throw StartupFailure("the MWI retry window must be 0 to 86400 s (got \(seconds))") }
+            settings.retryWindow = .milliseconds(Int64(seconds * 1000))
+            settings.retryBackoff = min(settings.retryBackoff, .milliseconds(Int64(max(seconds, 0.05) * 250)))
+        }
+        return settings
     }
 
     static func show(_ address: SocketAddress) -> String {
@@ -217,10 +250,12 @@ struct HTTPService: Service {
 /// Keeps the SIP endpoint (already listening) until graceful shutdown, then closes it.
 struct SIPService: Service {
     let endpoint: SIPEndpoint
+    let dispatcher: MWIDispatcher
 
     func run() async throws {
         try? await gracefulShutdown()
         Logger(label: "mwid").info("stopping")
+        await dispatcher.stop()
         await endpoint.shutdown()
     }
 }

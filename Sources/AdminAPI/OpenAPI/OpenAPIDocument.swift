@@ -127,10 +127,14 @@ enum OpenAPIDocument {
             "MWIStatus": object([
                 "new": integer, "old": integer, "urgentNew": integer, "urgentOld": integer, "messagesWaiting": boolean,
                 "enabled": boolean, "reason": string, "gateways": ["type": "array", "items": string],
-                "acknowledged": ["type": ["boolean", "null"]],
+                "acknowledged": ["type": "boolean", "description": "the newest state was acknowledged by a gateway"],
+                "acknowledgedState": ["type": ["object", "null"], "properties": [
+                    "new": integer, "old": integer, "urgentNew": integer, "urgentOld": integer, "messagesWaiting": boolean,
+                    "gateway": string, "at": time,
+                ]],
                 "lastAttempts": ["type": "array", "items": object([
-                    "gateway": string, "transport": string, "at": time, "response": string,
-                ], required: ["gateway", "transport", "at", "response"])],
+                    "gateway": string, "transport": string, "at": time, "response": string, "delivered": boolean, "state": string,
+                ], required: ["gateway", "transport", "at", "response", "delivered", "state"])],
             ], required: ["new", "old", "urgentNew", "urgentOld", "messagesWaiting", "enabled", "reason"]),
             "Event": object([
                 "id": integer, "at": time, "level": ["type": "string", "enum": ["info", "warning", "error"]],

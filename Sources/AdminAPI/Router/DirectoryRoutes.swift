@@ -10,6 +10,7 @@ struct DirectoryRoutes<Context: RequestContext> {
     let storage: any Storage
     let clock: @Sendable () -> Date
     let makeID: @Sendable () -> String
+    let stateChanged: @Sendable (String) -> Void
 
     func register(in table: RouteTable<Context>) {
         let storage = self.storage
@@ -108,8 +109,11 @@ struct DirectoryRoutes<Context: RequestContext> {
     }
 
     private func messages(_ table: RouteTable<Context>) {
-        let storage = self.storage, clock = self.clock, makeID = self.makeID
+        let storage = self.storage, clock = self.clock, makeID = self.makeID, stateChanged = self.stateChanged
         let base = "/api/v1/mailboxes/{identity}/messages"
+        let committed = { @Sendable (identity: String, change: MailboxChange) in
+            if change.state != change.previousState { stateChanged(identity) }
+        }
         // Made once, not per request: a metric's creation is a lookup in the registry.
         let counters = Dictionary(uniqueKeysWithValues: ["deposit", "update", "delete"].map {
             ($0, Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", $0)]))
@@ -123,6 +127,7 @@ struct DirectoryRoutes<Context: RequestContext> {
             let identity = try APIResponses.parameter("identity", context)
             let deposit = try await APIResponses.decode(VoiceMessageDeposit.self, from: request, context: context)
             let change = try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock())
+            committed(identity, change)
             changes("deposit").increment()
             return try APIResponses.json(change.message, status: .created,
                                          location: "/api/v1/mailboxes/\(APIResponses.pathComponent(identity))/messages/\(change.message.id)")
@@ -135,21 +140,24 @@ struct DirectoryRoutes<Context: RequestContext> {
         table.add(.patch, item, "Mark a voice message read or unread, urgent or not", request: "VoiceMessageChange",
                   responses: [(200, "VoiceMessage"), (400, "Error"), (404, "Error")]) { request, context in
             let change = try await APIResponses.decode(VoiceMessageChange.self, from: request, context: context)
-            let result = try await storage.changeMessage(id: try APIResponses.parameter("id", context),
-                                                         mailbox: try APIResponses.parameter("identity", context), change)
+            let identity = try APIResponses.parameter("identity", context)
+            let result = try await storage.changeMessage(id: try APIResponses.parameter("id", context), mailbox: identity, change)
+            committed(identity, result)
             changes("update").increment()
             return try APIResponses.json(result.message)
         }
         table.add(.delete, item, "Delete a voice message", responses: [(204, nil), (404, "Error")]) { _, context in
-            _ = try await storage.removeMessage(id: try APIResponses.parameter("id", context),
-                                                mailbox: try APIResponses.parameter("identity", context))
+            let identity = try APIResponses.parameter("identity", context)
+            committed(identity, try await storage.removeMessage(id: try APIResponses.parameter("id", context), mailbox: identity))
             changes("delete").increment()
             return APIResponses.noContent()
         }
         table.add(.get, "/api/v1/mailboxes/{identity}/mwi", "The mailbox's MWI state now, and whether it is delivered",
                   responses: [(200, "MWIStatus"), (404, "Error")]) { _, context in
-            let delivery = try await storage.deliveryContext(mailbox: try APIResponses.parameter("identity", context))
-            return try APIResponses.json(MWIStatus(delivery))
+            let identity = try APIResponses.parameter("identity", context)
+            let delivery = try await storage.deliveryContext(mailbox: identity)
+            let attempts = try await storage.attempts(mailbox: identity, limit: 10)
+            return try APIResponses.json(MWIStatus(delivery, attempts: attempts))
         }
     }
 
@@ -179,17 +187,27 @@ struct MWIStatus: Codable, Sendable {
     var enabled: Bool
     var reason: String
     var gateways: [String]
-    var acknowledged: Bool?
-    var lastAttempts: [DeliveryAttempt]
+    var acknowledged: Bool
+    var acknowledgedState: Acknowledged?
+    var lastAttempts: [Attempt]
 
-    struct DeliveryAttempt: Codable, Sendable {
+    struct Acknowledged: Codable, Sendable {
+        var new, old, urgentNew, urgentOld: Int
+        var messagesWaiting: Bool
+        var gateway: String
+        var at: Date
+    }
+
+    struct Attempt: Codable, Sendable {
         var gateway: String
         var transport: String
         var at: Date
         var response: String
+        var delivered: Bool
+        var state: String
     }
 
-    init(_ delivery: DeliveryContext) {
+    init(_ delivery: DeliveryContext, attempts: [DeliveryAttempt]) {
         let decision = delivery.decision
         new = delivery.state.new
         old = delivery.state.old
@@ -199,12 +217,21 @@ struct MWIStatus: Codable, Sendable {
         enabled = decision.enabled
         reason = decision.reason
         gateways = decision.gateways.map(\.name)
-        acknowledged = nil
-        lastAttempts = []
+        acknowledged = !delivery.isPending
+        acknowledgedState = delivery.acknowledged.map {
+            Acknowledged(new: $0.state.new, old: $0.state.old, urgentNew: $0.state.urgentNew, urgentOld: $0.state.urgentOld,
+                         messagesWaiting: $0.state.messagesWaiting, gateway: $0.gateway, at: $0.at)
+        }
+        lastAttempts = attempts.map {
+            Attempt(gateway: $0.gateway, transport: $0.transport, at: $0.at, response: $0.response, delivered: $0.delivered,
+                    state: $0.state.description)
+        }
     }
 
     func encode(to encoder: any Encoder) throws {
-        enum K: String, CodingKey { case new, old, urgentNew, urgentOld, messagesWaiting, enabled, reason, gateways, acknowledged, lastAttempts }
+        enum K: String, CodingKey {
+            case new, old, urgentNew, urgentOld, messagesWaiting, enabled, reason, gateways, acknowledged, acknowledgedState, lastAttempts
+        }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(new, forKey: .new)
         try c.encode(old, forKey: .old)
@@ -215,6 +242,7 @@ struct MWIStatus: Codable, Sendable {
         try c.encode(reason, forKey: .reason)
         try c.encode(gateways, forKey: .gateways)
         try c.encode(acknowledged, forKey: .acknowledged)
+        try c.encode(acknowledgedState, forKey: .acknowledgedState)
         try c.encode(lastAttempts, forKey: .lastAttempts)
     }
 }

@@ -78,6 +78,33 @@ enum SQLiteSchema {
                 CREATE INDEX event_by_subject ON event(subject, id);
                 """)
         }
+        migrator.registerMigration("v2: MWI delivery: state versions, acknowledged states, attempts") { db in
+            try db.execute(sql: """
+                ALTER TABLE mailbox ADD COLUMN state_version INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE mwi_acknowledged (
+                    mailbox TEXT PRIMARY KEY NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    new_count INTEGER NOT NULL,
+                    old_count INTEGER NOT NULL,
+                    urgent_new_count INTEGER NOT NULL,
+                    urgent_old_count INTEGER NOT NULL,
+                    gateway TEXT NOT NULL,
+                    at REAL NOT NULL
+                );
+                CREATE TABLE mwi_attempt (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    gateway TEXT NOT NULL,
+                    transport TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    response TEXT NOT NULL,
+                    delivered INTEGER NOT NULL
+                );
+                CREATE INDEX mwi_attempt_by_mailbox ON mwi_attempt(mailbox, id);
+                """)
+        }
         return migrator
     }
 }

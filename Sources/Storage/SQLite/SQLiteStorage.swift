@@ -365,18 +365,29 @@ public final class SQLiteStorage: Storage {
     public func deliveryContext(mailbox identity: String) async throws -> DeliveryContext {
         try await read { db in
             let mailbox = try Self.mailbox(db, identity)
+            let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT state_version FROM mailbox WHERE identity = ?"),
+                                             arguments: [identity]) ?? 0
+            let acknowledged = try db.row("SELECT * FROM mwi_acknowledged WHERE mailbox = ?", [identity]).map { row in
+                AcknowledgedState(version: row["version"], state: MessageWaitingState(row: row), gateway: row["gateway"],
+                                  at: Date(timeIntervalSince1970: row["at"]))
+            }
             return DeliveryContext(mailbox: mailbox, dialPlan: try Self.dialPlan(db, mailbox.dialPlan),
                                    policy: try Self.policy(db, mailbox.policy),
                                    gateways: try Self.gateways(db, servingDialPlan: mailbox.dialPlan),
-                                   state: try Self.state(db, identity))
+                                   state: try Self.state(db, identity), version: version, acknowledged: acknowledged)
         }
     }
 
     // MARK: Voice messages
 
     /// Stores the mailbox's new counts in the transaction of the change that moved them.
-    private static func store(_ state: MessageWaitingState, _ identity: String, _ db: Database) throws -> MessageWaitingState {
-        try db.run("UPDATE mailbox SET new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ? WHERE identity = ?",
+    private static func store(_ state: MessageWaitingState, _ identity: String, _ db: Database,
+                              before: MessageWaitingState) throws -> MessageWaitingState {
+        guard state != before else { return state }  // the lamp does not move: no new version
+        try db.run("""
+            UPDATE mailbox SET new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ?,
+                state_version = state_version + 1 WHERE identity = ?
+            """,
                    [state.new, state.old, state.urgentNew, state.urgentOld, identity])
         return state
     }
@@ -389,7 +400,8 @@ public final class SQLiteStorage: Storage {
             // One statement moves the counts and reads them back (and finds the mailbox).
             guard let row = try db.row("""
                 UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,
-                    urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?
+                    urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?,
+                    state_version = state_version + 1
                 WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count
                 """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity]) else {
                 throw DirectoryError.notFound("mailbox", identity)
@@ -430,7 +442,7 @@ public final class SQLiteStorage: Storage {
             let old = try Self.message(db, id, identity)
             let message = change.applied(to: old)
             try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?", [message.read, message.urgent, id])
-            return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db),
+            return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db, before: before),
                                  previousState: before)
         }
     }
@@ -440,9 +452,66 @@ public final class SQLiteStorage: Storage {
             let before = try Self.state(db, identity)
             let message = try Self.message(db, id, identity)
             try db.run("DELETE FROM voice_message WHERE id = ?", [id])
-            return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db),
+            return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db, before: before),
                                  previousState: before)
         }
+    }
+
+    // MARK: MWI delivery
+
+    public func pendingDeliveries(limit: Int) async throws -> [String] {
+        try await read { db in
+            try db.strings("""
+                SELECT m.identity FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity
+                WHERE m.state_version > COALESCE(a.version, 0) ORDER BY m.identity LIMIT ?
+                """, [limit])
+        }
+    }
+
+    public func acknowledge(mailbox identity: String, _ acknowledged: AcknowledgedState) async throws {
+        try await write { db in
+            let s = acknowledged.state
+            // A late answer for an older version never replaces a newer acknowledgement.
+            try db.run("""
+                INSERT INTO mwi_acknowledged (mailbox, version, new_count, old_count, urgent_new_count, urgent_old_count, gateway, at)
+                SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM mailbox WHERE identity = ?)
+                ON CONFLICT (mailbox) DO UPDATE SET version = excluded.version, new_count = excluded.new_count,
+                    old_count = excluded.old_count, urgent_new_count = excluded.urgent_new_count,
+                    urgent_old_count = excluded.urgent_old_count, gateway = excluded.gateway, at = excluded.at
+                WHERE excluded.version >= mwi_acknowledged.version
+                """, [identity, acknowledged.version, s.new, s.old, s.urgentNew, s.urgentOld, acknowledged.gateway,
+                      acknowledged.at.timeIntervalSince1970, identity])
+        }
+    }
+
+    public func record(_ attempt: DeliveryAttempt) async throws {
+        try await write { db in
+            guard try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [attempt.mailbox]) != nil else { return }
+            try db.run("""
+                INSERT INTO mwi_attempt (mailbox, version, state, gateway, transport, at, response, delivered)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [attempt.mailbox, attempt.version, attempt.state.description, attempt.gateway, attempt.transport,
+                      attempt.at.timeIntervalSince1970, attempt.response, attempt.delivered])
+            try db.run("""
+                DELETE FROM mwi_attempt WHERE mailbox = ? AND id <= (
+                    SELECT id FROM mwi_attempt WHERE mailbox = ? ORDER BY id DESC LIMIT 1 OFFSET 50)
+                """, [attempt.mailbox, attempt.mailbox])
+        }
+    }
+
+    public func attempts(mailbox identity: String, limit: Int) async throws -> [DeliveryAttempt] {
+        try await read { db in
+            try db.rows("SELECT * FROM mwi_attempt WHERE mailbox = ? ORDER BY id DESC LIMIT ?", [identity, limit]).map { row in
+                DeliveryAttempt(mailbox: row["mailbox"], version: row["version"],
+                                state: MessageWaitingState(parsing: row["state"] ?? "") ?? MessageWaitingState(),
+                                gateway: row["gateway"], transport: row["transport"],
+                                at: Date(timeIntervalSince1970: row["at"]), response: row["response"], delivered: row["delivered"])
+            }
+        }
+    }
+
+    public func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws {
+        try await write { db in try self.log(db, kind, subject, message, level: level) }
     }
 
     // MARK: Events

@@ -51,6 +51,13 @@ public struct MessageWaitingState: Codable, Sendable, Hashable, CustomStringConv
         return state
     }
 
+    /// Reads `description` back (`yes 3/2 (1/1)`).
+    public init?(parsing text: String) {
+        let parts = text.split(whereSeparator: { " /()".contains($0) }).dropFirst().compactMap { Int($0) }
+        guard parts.count == 4 else { return nil }
+        self.init(new: parts[0], old: parts[1], urgentNew: parts[2], urgentOld: parts[3])
+    }
+
     public var description: String {
         "\(messagesWaiting ? "yes" : "no") \(new)/\(old) (\(urgentNew)/\(urgentOld))"
     }

@@ -1,0 +1,243 @@
+import Foundation
+public import Logging
+import Metrics
+public import SIP
+public import SIPTransport
+public import Storage
+import UnifiedMessaging
+
+/// Sends requests and reports where from: the SIP endpoint, or a fake in unit tests.
+public protocol NotifyTransport: Sendable {
+    func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage
+    func sentBy(_ transport: SIPTransportKind) async -> (host: String, port: Int)
+}
+
+extension SIPEndpoint: NotifyTransport {
+    public func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage {
+        try await send(request, to: peer, timers: nil)
+    }
+}
+
+/// The mailbox assistant's delivery side (SPEC §2.2–2.5): after a state change is
+/// committed, it sends the mailbox's newest state to the first gateway that takes it,
+/// in priority order, answering a digest challenge once, and keeps trying in rounds with
+/// backoff until the retry window is spent. One delivery per mailbox at a time; changes
+/// that arrive meanwhile, or within `notifyInterval` of the last NOTIFY, are coalesced
+/// into one NOTIFY of the newest state. What was acknowledged and every attempt are
+/// stored; failures and recoveries go to the event log.
+public actor MWIDispatcher {
+    private let storage: any Storage
+    private let transport: any NotifyTransport
+    private let settings: MWISettings
+    private let logger: Logger
+    private let clock = ContinuousClock()
+
+    /// Mailboxes with a delivery running.
+    private var inFlight: Set<String> = []
+    /// Mailboxes that changed while their delivery ran: delivered again after it.
+    private var changedAgain: Set<String> = []
+    /// When each mailbox may next get a NOTIFY.
+    private var notBefore: [String: ContinuousClock.Instant] = [:]
+    /// Mailboxes waiting for their interval to pass or for a free slot, in due order.
+    private var scheduled: [String: ContinuousClock.Instant] = [:]
+    private var waker: Task<Void, Never>?
+    private var stopped = false
+
+    private let sent = Counter(label: "mwid_mwi_notifies_total", dimensions: [("result", "delivered")])
+    private let failed = Counter(label: "mwid_mwi_notifies_total", dimensions: [("result", "failed")])
+    private let latency = Metrics.Timer(label: "mwid_mwi_delivery_duration")
+
+    public init(storage: any Storage, transport: any NotifyTransport, settings: MWISettings = MWISettings(),
+                logger: Logger = Logger(label: "mwid.mwi")) {
+        self.storage = storage
+        self.transport = transport
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// A mailbox's state changed (committed): deliver it. Safe from any context.
+    public nonisolated func stateChanged(mailbox: String) {
+        Task { await self.enqueue(mailbox) }
+    }
+
+    /// Picks up every delivery left pending (after a restart or a crash).
+    public func resume() async {
+        do {
+            let pending = try await storage.pendingDeliveries(limit: 1_000_000)
+            if !pending.isEmpty { logger.info("resuming \(pending.count) pending MWI deliveries") }
+            for mailbox in pending { enqueue(mailbox) }
+        } catch {
+            logger.error("cannot read pending MWI deliveries: \(error)")
+        }
+    }
+
+    public func stop() {
+        stopped = true
+        waker?.cancel()
+        waker = nil
+    }
+
+    /// How many deliveries are running and waiting (for tests and metrics).
+    public func backlog() -> (running: Int, waiting: Int) { (inFlight.count, scheduled.count) }
+
+    // MARK: Scheduling
+
+    func enqueue(_ mailbox: String) {
+        guard !stopped else { return }
+        if inFlight.contains(mailbox) {
+            changedAgain.insert(mailbox)
+            return
+        }
+        let due = max(notBefore[mailbox] ?? clock.now, clock.now)
+        if let already = scheduled[mailbox], already <= due { return }
+        scheduled[mailbox] = due
+        startDue()
+    }
+
+    /// Starts every delivery that is due and fits in the concurrency budget, and sleeps
+    /// until the next one is due (one wake-up for all mailboxes).
+    private func startDue() {
+        let now = clock.now
+        let due = scheduled.filter { $0.value <= now }.sorted { $0.value < $1.value }
+        for (mailbox, _) in due where inFlight.count < settings.concurrency {
+            scheduled.removeValue(forKey: mailbox)
+            inFlight.insert(mailbox)
+            Task { await self.deliver(mailbox) }
+        }
+        waker?.cancel()
+        waker = nil
+        guard let next = scheduled.values.min() else { return }
+        let wait = next > now ? next - now : .milliseconds(1)
+        waker = Task { [clock] in
+            try? await clock.sleep(for: wait)
+            guard !Task.isCancelled else { return }
+            self.wake()
+        }
+    }
+
+    private func wake() {
+        waker = nil
+        startDue()
+    }
+
+    private func finished(_ mailbox: String, sentAt: ContinuousClock.Instant?) {
+        inFlight.remove(mailbox)
+        if let sentAt { notBefore[mailbox] = sentAt + settings.notifyInterval }
+        if changedAgain.remove(mailbox) != nil { enqueue(mailbox) } else { startDue() }
+        if notBefore.count > 10_000 {
+            let now = clock.now
+            notBefore = notBefore.filter { $0.value > now }
+        }
+    }
+
+    // MARK: Delivery
+
+    /// Delivers the mailbox's newest state; rounds over the gateways until one takes it or
+    /// the retry window is spent.
+    private func deliver(_ mailbox: String) async {
+        let started = clock.now
+        let committedAt = Date()
+        var backoff = settings.retryBackoff
+        var lastSent: ContinuousClock.Instant?
+        while !stopped {
+            let context: DeliveryContext
+            do {
+                context = try await storage.deliveryContext(mailbox: mailbox)
+            } catch let error as DirectoryError where error.code == .notFound {
+                break  // the mailbox was removed
+            } catch {
+                // Fail safe: without the stored state nothing is sent.
+                logger.error("cannot read the MWI state", metadata: ["mailbox": "\(mailbox)", "error": "\(error)"])
+                break
+            }
+            guard context.isPending else { break }
+            let decision = context.decision
+            guard decision.enabled else { break }
+            lastSent = clock.now
+            if await attemptRound(context, decision: decision) {
+                latency.recordNanoseconds(Int64(Date().timeIntervalSince(committedAt) * 1e9))
+                break
+            }
+            if clock.now - started >= settings.retryWindow {
+                let message = "no gateway of dial plan \(context.dialPlan.name) took the MWI state \(context.state) of \(mailbox) within \(settings.retryWindow); it stays pending for the next refresh"
+                logger.error("MWI delivery failed", metadata: ["mailbox": "\(mailbox)", "dialPlan": "\(context.dialPlan.name)"])
+                try? await storage.log(.error, kind: "mwi.failed", subject: mailbox, message: message)
+                break
+            }
+            try? await clock.sleep(for: backoff)
+            backoff = min(backoff * 2, settings.maximumRetryBackoff)
+        }
+        finished(mailbox, sentAt: lastSent)
+    }
+
+    /// One pass over the gateways in order; true when one acknowledged.
+    private func attemptRound(_ context: DeliveryContext, decision: MWIPolicyDecision) async -> Bool {
+        for gateway in decision.gateways {
+            let kind = MWINotify.transport(for: gateway, dialPlan: context.dialPlan)
+            let (host, port) = await transport.sentBy(kind)
+            var request = MWINotify.request(state: context.state, mailbox: context.mailbox, dialPlan: context.dialPlan,
+                                            gateway: gateway, transport: kind, localHost: host, localPort: port)
+            let peer = SIPPeer(host: gateway.address, port: gateway.port, transport: kind)
+            var outcome = await send(request, to: peer)
+            if case .success(let response) = outcome, response.statusCode == 401 || response.statusCode == 407,
+               let answered = Self.answerChallenge(request, response, gateway) {
+                request = answered
+                outcome = await send(request, to: peer)
+            }
+            let attempt: DeliveryAttempt
+            switch outcome {
+            case .success(let response):
+                let code = response.statusCode ?? 0
+                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: context.state,
+                                          gateway: gateway.name, transport: kind.rawValue, at: Date(),
+                                          response: "\(code) \(response.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces),
+                                          delivered: (200..<300).contains(code))
+                if code == 489 {
+                    try? await storage.log(.warning, kind: "mwi.bad-event", subject: gateway.name,
+                                           message: "IP gateway \(gateway.name) refuses unsolicited NOTIFYs (489 Bad Event): it wants subscriptions")
+                }
+            case .failure(let error):
+                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: context.state,
+                                          gateway: gateway.name, transport: kind.rawValue, at: Date(),
+                                          response: "\(error)", delivered: false)
+            }
+            try? await storage.record(attempt)
+            if attempt.delivered {
+                sent.increment()
+                try? await storage.acknowledge(mailbox: context.mailbox.identity,
+                                               AcknowledgedState(version: context.version, state: context.state,
+                                                                 gateway: gateway.name, at: attempt.at))
+                return true
+            }
+            failed.increment()
+            logger.warning("NOTIFY not delivered", metadata: [
+                "mailbox": "\(context.mailbox.identity)", "gateway": "\(gateway.name)", "cause": "\(attempt.response)",
+            ])
+        }
+        return false
+    }
+
+    private func send(_ request: SIPMessage, to peer: SIPPeer) async -> Result<SIPMessage, SIPTransportError> {
+        do {
+            return .success(try await transport.send(request, to: peer))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The request again with digest credentials for the gateway's challenge, once;
+    /// nil when the gateway has no credentials or the challenge cannot be read.
+    static func answerChallenge(_ request: SIPMessage, _ response: SIPMessage, _ gateway: IPGateway) -> SIPMessage? {
+        guard let username = gateway.username, let password = gateway.password else { return nil }
+        let proxy = response.statusCode == 407
+        guard let header = (try? proxy ? response.proxyAuthenticate() : response.wwwAuthenticate())?.first,
+              let challenge = try? DigestChallenge(header), let uri = request.requestURI else { return nil }
+        var rng = SystemRandomNumberGenerator()
+        let credentials = SIPDigest.answer(challenge, method: .notify, uri: uri.description, username: username,
+                                           password: password, cnonce: SIPDigest.makeCNonce(using: &rng))
+        var again = request
+        again.headers.add(proxy ? .proxyAuthorization : .authorization, credentials.header.description)
+        again.headers.set(.cseq, "\((try? request.cseq()?.sequence).flatMap { $0 }.map { $0 + 1 } ?? 2) NOTIFY")
+        return again
+    }
+}

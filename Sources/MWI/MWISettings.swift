@@ -1,0 +1,22 @@
+/// The MWI engine's intervals. Every one is configurable so that tests shorten them.
+public struct MWISettings: Sendable {
+    /// At most one NOTIFY per mailbox in this interval (RFC 3842 asks for 5 s): the first
+    /// change goes at once, the ones after it inside the interval are coalesced.
+    public var notifyInterval: Duration
+    /// How long a state keeps being retried when every gateway fails (Exchange: 5 min).
+    public var retryWindow: Duration
+    /// Backoff between rounds over the gateways: doubles from `retryBackoff` up to `maximumRetryBackoff`.
+    public var retryBackoff: Duration
+    public var maximumRetryBackoff: Duration
+    /// Deliveries in progress at once.
+    public var concurrency: Int
+
+    public init(notifyInterval: Duration = .seconds(5), retryWindow: Duration = .seconds(300),
+                retryBackoff: Duration = .seconds(1), maximumRetryBackoff: Duration = .seconds(30), concurrency: Int = 256) {
+        self.notifyInterval = notifyInterval
+        self.retryWindow = retryWindow
+        self.retryBackoff = retryBackoff
+        self.maximumRetryBackoff = maximumRetryBackoff
+        self.concurrency = concurrency
+    }
+}

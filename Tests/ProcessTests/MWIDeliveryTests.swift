@@ -1,0 +1,139 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Deposits through mwictl reach a SIPp "PBX" as RFC 3842 NOTIFYs from a running mwid.
+@Suite(.serialized) struct MWIDeliveryTests {
+    /// Provisions dial plan, policy, one mailbox and the gateways given (name, port, transport, priority).
+    func provision(_ mwid: RunningMWID, gateways: [(String, Int, String, Int)], uriType: String = "TelExtn",
+                   resource: String? = nil) async throws {
+        var steps: [[String]] = [
+            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4", "--uri-type", uriType],
+            ["policy", "new", "Default", "--dial-plan", "Paris"],
+        ]
+        for (name, port, transport, priority) in gateways {
+            steps.append(["gateway", "new", name, "--address", "127.0.0.1", "--port", "\(port)", "--transport", transport,
+                          "--dial-plans", "Paris", "--priority", "\(priority)"])
+        }
+        var mailbox = ["mailbox", "new", "alice@example.com", "--extension", "1234", "--dial-plan", "Paris", "--policy", "Default"]
+        if let resource { mailbox += ["--sip-resource-identifier", resource] }
+        steps.append(mailbox)
+        for step in steps {
+            let r = try await mwid.mwictl(step)
+            try #require(r.status == 0, "\(step): \(r.err)")
+        }
+    }
+
+    func deposit(_ mwid: RunningMWID, urgent: Bool = false) async throws -> String {
+        let r = try await mwid.mwictl(["message", "deposit", "alice@example.com", "--from", "+33142685300", "--duration", "12",
+                                       "--json"] + (urgent ? ["--urgent"] : []))
+        try #require(r.status == 0, "\(r.err)")
+        let message = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        return try #require(message?["id"] as? String)
+    }
+
+    func status(_ mwid: RunningMWID) async throws -> [String: Any] {
+        let r = try await mwid.mwictl(["mwi", "status", "alice@example.com", "--json"])
+        return (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Waits (bounded) until the mailbox's newest state is acknowledged.
+    func waitAcknowledged(_ mwid: RunningMWID) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            let s = try await status(mwid)
+            if s["acknowledged"] as? Bool == true { return s }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("not acknowledged in time: \(try await status(mwid))")
+        return [:]
+    }
+
+    @Test(arguments: ["udp", "tcp"])
+    func depositLightsTheLampAndReadingTurnsItOff(transport: String) async throws {
+        let mwid = try await RunningMWID("mwi-\(transport)", arguments: ["--mwi-notify-interval", "0"])
+        defer { mwid.stop() }
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: transport == "udp" ? "u1" : "t1", calls: 2, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: transport == "udp")
+        try await provision(mwid, gateways: [("pbx1", port, transport, 0)])
+
+        let id = try await deposit(mwid, urgent: true)
+        var s = try await waitAcknowledged(mwid)
+        #expect(s["new"] as? Int == 1 && s["urgentNew"] as? Int == 1)
+        let attempts = s["lastAttempts"] as? [[String: Any]] ?? []
+        #expect(attempts.first?["response"] as? String == "200 OK" && attempts.first?["gateway"] as? String == "pbx1")
+        #expect(attempts.first?["transport"] as? String == transport)
+
+        #expect(try await mwid.mwictl(["message", "read", "alice@example.com", id]).status == 0)
+        s = try await waitAcknowledged(mwid)
+        #expect(s["messagesWaiting"] as? Bool == false)
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+
+        let received = try String(contentsOf: mwid.directory.appendingPathComponent("uas_notify.xml.msg"), encoding: .utf8)
+        #expect(received.contains("NOTIFY sip:1234@127.0.0.1:\(port) SIP/2.0"), "\(received)")
+        #expect(received.contains("To: <sip:1234@127.0.0.1:\(port)>"))
+        #expect(received.contains("Event: message-summary"))
+        #expect(received.contains("Subscription-State: terminated;reason=noresource"))
+        #expect(received.contains("Content-Type: application/simple-message-summary"))
+        #expect(received.contains("Via: SIP/2.0/\(transport.uppercased()) 127.0.0.1:\(mwid.sipPort)"))
+        #expect(received.contains("Messages-Waiting: yes\r\nMessage-Account: sip:1234@127.0.0.1:\(port)\r\nVoice-Message: 1/0 (1/0)"))
+        #expect(received.contains("Messages-Waiting: no\r\nMessage-Account: sip:1234@127.0.0.1:\(port)\r\nVoice-Message: 0/1 (0/1)"))
+        // The newer state is never followed by the older one.
+        let yes = try #require(received.range(of: "Messages-Waiting: yes"))
+        let no = try #require(received.range(of: "Messages-Waiting: no"))
+        #expect(yes.lowerBound < no.lowerBound)
+    }
+
+    @Test func aRefusingGatewayIsSkippedForTheNextOneAtOnce() async throws {
+        let mwid = try await RunningMWID("mwi-failover", arguments: ["--mwi-notify-interval", "0"])
+        defer { mwid.stop() }
+        let closed = try await Peers.freePort(udp: false)  // nothing listens there: TCP connection refused
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "t1", calls: 1, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: false)
+        try await provision(mwid, gateways: [("down", closed, "tcp", 0), ("up", port, "tcp", 1)])
+
+        let started = ContinuousClock.now
+        _ = try await deposit(mwid)
+        let s = try await waitAcknowledged(mwid)
+        #expect(ContinuousClock.now - started < .seconds(5), "failover must not wait for a timeout")
+        let attempts = s["lastAttempts"] as? [[String: Any]] ?? []
+        #expect(attempts.count == 2)
+        #expect(attempts.first?["gateway"] as? String == "up" && attempts.first?["delivered"] as? Bool == true)
+        #expect(attempts.last?["gateway"] as? String == "down" && attempts.last?["delivered"] as? Bool == false)
+        let refused: String = (attempts.last?["response"] as? String) ?? ""
+        #expect(refused.contains("refused"), "\(attempts)")
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+    }
+
+    @Test func everyGatewayDownForTheRetryWindowIsAnErrorEventAndThePendingStateIsDeliveredAfterARestart() async throws {
+        let mwid = try await RunningMWID("mwi-window", arguments: ["--mwi-notify-interval", "0", "--mwi-retry-window", "1"])
+        let closed = try await Peers.freePortBoth()
+        try await provision(mwid, gateways: [("pbx1", closed, "tcp", 0)])
+        _ = try await deposit(mwid)
+        // The window (1 s) is spent: an error event names the mailbox, the state stays pending.
+        let deadline = ContinuousClock.now + .seconds(20)
+        var events = ""
+        while ContinuousClock.now < deadline {
+            events = try await mwid.mwictl(["events", "--subject", "alice@example.com"]).out
+            if events.contains("mwi.failed") { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(events.contains("mwi.failed"), "\(events)")
+        #expect(try await status(mwid)["acknowledged"] as? Bool == false)
+        mwid.stop(signal: "KILL")
+
+        // The PBX comes up on that port; mwid restarts and delivers what was pending.
+        let pbx = try Peers.sipp("uas_notify.xml", port: closed, transport: "t1", calls: 1, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: closed, udp: false)
+        let again = try await RunningMWID("mwi-window", in: mwid.directory, arguments: ["--mwi-notify-interval", "0"])
+        defer { again.stop() }
+        let s = try await waitAcknowledged(again)
+        #expect(s["new"] as? Int == 1)
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+    }
+}
