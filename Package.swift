@@ -139,6 +139,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "MWITests",
+            dependencies: ["MWI", "SIP", "SIPTransport", "UnifiedMessaging", "Storage"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "AdminAPITests",
             dependencies: [
                 "UnifiedMessaging", "Storage", "AdminAPI",

@@ -174,10 +174,11 @@ public actor MWIDispatcher {
     private func attemptRound(_ context: DeliveryContext, decision: MWIPolicyDecision) async -> Bool {
         for gateway in decision.gateways {
             let kind = MWINotify.transport(for: gateway, dialPlan: context.dialPlan)
-            let (host, port) = await transport.sentBy(kind)
+            let (localHost, localPort) = await transport.sentBy(kind)
             var request = MWINotify.request(state: context.state, mailbox: context.mailbox, dialPlan: context.dialPlan,
-                                            gateway: gateway, transport: kind, localHost: host, localPort: port)
-            let peer = SIPPeer(host: gateway.address, port: gateway.port, transport: kind)
+                                            gateway: gateway, transport: kind, localHost: localHost, localPort: localPort)
+            let host = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
+            let peer = SIPPeer(host: host, port: gateway.port, transport: kind)
             var outcome = await send(request, to: peer)
             if case .success(let response) = outcome, response.statusCode == 401 || response.statusCode == 407,
                let answered = Self.answerChallenge(request, response, gateway) {

@@ -19,7 +19,8 @@ public enum MWINotify {
     /// The URI naming the user's endpoint at this gateway: `sip:EXT@PEER` (TelExtn), the
     /// user's SIP URI (SipName), `sip:+E164@PEER;user=phone` (E164).
     public static func target(mailbox: UMMailbox, dialPlan: DialPlan, gateway: IPGateway) -> SIPURI {
-        let host = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
+        // An IPv6 literal is written in brackets in a SIP URI.
+        let host = gateway.address.contains(":") && !gateway.address.hasPrefix("[") ? "[\(gateway.address)]" : gateway.address
         let port = UInt16(clamping: gateway.port)
         switch dialPlan.uriType {
         case .telExtn:

@@ -1,0 +1,170 @@
+import Foundation
+import MWI
+import SIP
+import SIPTransport
+import Storage
+import Testing
+import UnifiedMessaging
+
+/// A gateway stand-in for unit tests: records every request and answers with `respond`;
+/// `hold` keeps answers back until `release()` (a slow peer).
+actor FakeGateway: NotifyTransport {
+    private(set) var received: [SIPMessage] = []
+    private var held = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private let respond: @Sendable (SIPMessage, Int) -> Result<SIPMessage, SIPTransportError>
+
+    init(respond: @escaping @Sendable (SIPMessage, Int) -> Result<SIPMessage, SIPTransportError> = { request, _ in
+        .success(request.makeResponse(statusCode: 200))
+    }) {
+        self.respond = respond
+    }
+
+    func hold() { held = true }
+
+    func release() {
+        held = false
+        for w in waiting { w.resume() }
+        waiting = []
+    }
+
+    nonisolated func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage {
+        let index = await record(request)
+        await waitIfHeld()
+        switch respond(request, index) {
+        case .success(let response): return response
+        case .failure(let error): throw error
+        }
+    }
+
+    private func record(_ request: SIPMessage) -> Int {
+        received.append(request)
+        return received.count - 1
+    }
+
+    private func waitIfHeld() async {
+        guard held else { return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    nonisolated func sentBy(_ transport: SIPTransportKind) async -> (host: String, port: Int) { ("192.0.2.1", 5060) }
+
+    /// The voice counts of each NOTIFY received, in order.
+    func summaries() -> [String] {
+        received.compactMap { request in
+            (try? MessageSummary(parsing: request.body)).flatMap { $0[.voice] }.map { "\($0.new)/\($0.old)" }
+        }
+    }
+}
+
+@Suite struct MWIDispatcherTests {
+    func storage() async throws -> SQLiteStorage {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-mwi-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let storage = try SQLiteStorage(path: folder.appendingPathComponent("mwid.sqlite").path)
+        _ = try await storage.create(DialPlan(name: "Paris", numberOfDigitsInExtension: 4))
+        _ = try await storage.create(MailboxPolicy(name: "Default", dialPlan: "Paris"))
+        _ = try await storage.create(IPGateway(name: "pbx1", address: "192.0.2.10", transport: .udp, dialPlans: ["Paris"],
+                                               username: "mwid", password: "secret"))
+        _ = try await storage.create(UMMailbox(identity: "alice", extension: "1234", dialPlan: "Paris", policy: "Default"))
+        return storage
+    }
+
+    func deposit(_ storage: SQLiteStorage, _ n: Int) async throws {
+        _ = try await storage.deposit(VoiceMessageDeposit(from: "+33", durationSeconds: 1), mailbox: "alice",
+                                      id: UUID().uuidString, at: Date())
+    }
+
+    /// Waits (bounded) for `condition`.
+    func eventually(_ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("condition not met in time")
+    }
+
+    @Test func tenChangesWhileThePeerIsSlowGiveOneNotifyWithTheFinalCounts() async throws {
+        let storage = try await storage()
+        let gateway = FakeGateway()
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway, settings: MWISettings(notifyInterval: .zero))
+        await gateway.hold()
+        try await deposit(storage, 0)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually { await gateway.received.count == 1 }
+        for i in 1...10 {
+            try await deposit(storage, i)
+            dispatcher.stateChanged(mailbox: "alice")
+        }
+        await gateway.release()
+        try await eventually { try await storage.deliveryContext(mailbox: "alice").isPending == false }
+        #expect(await gateway.summaries() == ["1/0", "11/0"])
+    }
+
+    @Test func atMostOneNotifyPerMailboxPerInterval() async throws {
+        let storage = try await storage()
+        let gateway = FakeGateway()
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway, settings: MWISettings(notifyInterval: .milliseconds(400)))
+        let start = ContinuousClock.now
+        try await deposit(storage, 0)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually { await gateway.received.count == 1 }
+        let first = ContinuousClock.now - start
+        try await deposit(storage, 1)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await deposit(storage, 2)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually { await gateway.received.count == 2 }
+        let second = ContinuousClock.now - start
+        #expect(first < .milliseconds(300), "the first change goes at once")
+        #expect(second >= .milliseconds(400), "the next waits for the interval")
+        #expect(await gateway.summaries() == ["1/0", "3/0"])
+    }
+
+    @Test func aDigestChallengeIsAnsweredOnceWithTheGatewaysCredentials() async throws {
+        let storage = try await storage()
+        let gateway = FakeGateway { request, index in
+            if index == 0 {
+                var response = request.makeResponse(statusCode: 401)
+                response.headers.add(.wwwAuthenticate, #"Digest realm="pbx", nonce="abc123", qop="auth", algorithm=MD5"#)
+                return .success(response)
+            }
+            return .success(request.makeResponse(statusCode: 200))
+        }
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway, settings: MWISettings(notifyInterval: .zero))
+        try await deposit(storage, 0)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually { try await storage.deliveryContext(mailbox: "alice").isPending == false }
+        let requests = await gateway.received
+        #expect(requests.count == 2)
+        let credentials = try #require(try requests.last?.authorization().first)
+        let answer = try DigestCredentials(credentials)
+        #expect(answer.username == "mwid" && answer.realm == "pbx" && answer.nonce == "abc123")
+        let expected = SIPDigest.answer(try DigestChallenge(SIPAuthHeader(parsing: #"Digest realm="pbx", nonce="abc123", qop="auth", algorithm=MD5"#)),
+                                        method: .notify, uri: answer.uri, username: "mwid", password: "secret",
+                                        cnonce: answer.cnonce ?? "", nonceCount: 1)
+        #expect(answer.response == expected.response)
+        #expect(try requests.last?.cseq()?.sequence == 2)
+    }
+
+    @Test func aDisabledPolicySendsNothingAndFailuresAreRecorded() async throws {
+        let storage = try await storage()
+        let gateway = FakeGateway { _, _ in .failure(.timeout) }
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway,
+                                       settings: MWISettings(notifyInterval: .zero, retryWindow: .milliseconds(200),
+                                                             retryBackoff: .milliseconds(50)))
+        _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = false }
+        try await deposit(storage, 0)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await gateway.received.isEmpty)
+
+        _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = true }
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually { try await storage.events(EventQuery(subject: "alice")).contains { $0.kind == "mwi.failed" } }
+        let attempts = try await storage.attempts(mailbox: "alice", limit: 50)
+        #expect(attempts.count >= 2 && attempts.allSatisfy { !$0.delivered && $0.response == "transaction timed out" })
+        #expect(try await storage.deliveryContext(mailbox: "alice").isPending)
+    }
+}
