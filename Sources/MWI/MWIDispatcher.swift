@@ -152,9 +152,17 @@ public actor MWIDispatcher {
             }
             guard context.isPending else { break }
             let decision = context.decision
-            guard decision.enabled else { break }
+            guard decision.enabled else {
+                // SPEC §2.2: a lamp left lit when MWI is switched off gets one last "no", then silence.
+                if let acknowledged = context.acknowledged, acknowledged.state.messagesWaiting,
+                   let gateway = Self.finalNoGateway(context, lastAcknowledgedBy: acknowledged.gateway) {
+                    lastSent = clock.now
+                    _ = await attemptRound(context, gateways: [gateway], state: MessageWaitingState())
+                }
+                break
+            }
             lastSent = clock.now
-            if await attemptRound(context, decision: decision) {
+            if await attemptRound(context, gateways: decision.gateways, state: context.state) {
                 latency.recordNanoseconds(Int64(Date().timeIntervalSince(committedAt) * 1e9))
                 break
             }
@@ -170,12 +178,20 @@ public actor MWIDispatcher {
         finished(mailbox, sentAt: lastSent)
     }
 
-    /// One pass over the gateways in order; true when one acknowledged.
-    private func attemptRound(_ context: DeliveryContext, decision: MWIPolicyDecision) async -> Bool {
-        for gateway in decision.gateways {
+    /// Where the last "no" goes: the gateway that acknowledged the lit lamp if it is still
+    /// in service for the dial plan, else the first one in service.
+    static func finalNoGateway(_ context: DeliveryContext, lastAcknowledgedBy name: String) -> IPGateway? {
+        let inService = context.gateways.filter { $0.status == .enabled }
+            .sorted { ($0.priority, $0.name) < ($1.priority, $1.name) }
+        return inService.first { $0.name == name } ?? inService.first
+    }
+
+    /// One pass over `gateways` in order with `state`; true when one acknowledged.
+    private func attemptRound(_ context: DeliveryContext, gateways: [IPGateway], state: MessageWaitingState) async -> Bool {
+        for gateway in gateways {
             let kind = MWINotify.transport(for: gateway, dialPlan: context.dialPlan)
             let (localHost, localPort) = await transport.sentBy(kind)
-            var request = MWINotify.request(state: context.state, mailbox: context.mailbox, dialPlan: context.dialPlan,
+            var request = MWINotify.request(state: state, mailbox: context.mailbox, dialPlan: context.dialPlan,
                                             gateway: gateway, transport: kind, localHost: localHost, localPort: localPort)
             let host = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
             let peer = SIPPeer(host: host, port: gateway.port, transport: kind)
@@ -189,7 +205,7 @@ public actor MWIDispatcher {
             switch outcome {
             case .success(let response):
                 let code = response.statusCode ?? 0
-                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: context.state,
+                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: state,
                                           gateway: gateway.name, transport: kind.rawValue, at: Date(),
                                           response: "\(code) \(response.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces),
                                           delivered: (200..<300).contains(code))
@@ -198,7 +214,7 @@ public actor MWIDispatcher {
                                            message: "IP gateway \(gateway.name) refuses unsolicited NOTIFYs (489 Bad Event): it wants subscriptions")
                 }
             case .failure(let error):
-                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: context.state,
+                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: state,
                                           gateway: gateway.name, transport: kind.rawValue, at: Date(),
                                           response: "\(error)", delivered: false)
             }
@@ -206,7 +222,7 @@ public actor MWIDispatcher {
             if attempt.delivered {
                 sent.increment()
                 try? await storage.acknowledge(mailbox: context.mailbox.identity,
-                                               AcknowledgedState(version: context.version, state: context.state,
+                                               AcknowledgedState(version: context.version, state: state,
                                                                  gateway: gateway.name, at: attempt.at))
                 return true
             }

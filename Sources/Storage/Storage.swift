@@ -56,6 +56,9 @@ public protocol Storage: Sendable {
     /// Records that `version` of the mailbox's state was acknowledged; an older version
     /// than the one already recorded changes nothing.
     func acknowledge(mailbox identity: String, _ acknowledged: AcknowledgedState) async throws
+    /// Makes the state of every mailbox in `scope` pending again (a forced refresh, or a
+    /// policy or gateway switch): durable, so a restart resumes it. Returns their identities.
+    func markForRefresh(_ scope: RefreshScope) async throws -> [String]
     /// Keeps an attempt (the newest 50 per mailbox are kept).
     func record(_ attempt: DeliveryAttempt) async throws
     /// The newest attempts first.
@@ -64,6 +67,16 @@ public protocol Storage: Sendable {
     // MARK: Event log
     func events(_ query: EventQuery) async throws -> [DirectoryEvent]
     func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws
+}
+
+/// Which mailboxes a refresh covers.
+public enum RefreshScope: Sendable, Hashable {
+    case mailbox(String)
+    /// Every mailbox of every dial plan the gateway serves.
+    case gateway(String)
+    case dialPlan(String)
+    case policy(String)
+    case all
 }
 
 /// One page of mailboxes, in identity order.

@@ -100,7 +100,37 @@ enum MarkUnread: ReadValue { static let command = "unread", read = false }
 struct MWICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mwi", abstract: "A mailbox's message waiting indicator.",
-        discussion: "Example:\n  mwictl mwi status alice@example.com", subcommands: [Status.self])
+        discussion: "Example:\n  mwictl mwi status alice@example.com\n  mwictl mwi refresh --gateway pbx1",
+        subcommands: [Status.self, Refresh.self])
+
+    struct Refresh: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-send the MWI state now: of one mailbox, a gateway's, a dial plan's, a policy's, or all.",
+            discussion: "Examples:\n  mwictl mwi refresh --mailbox alice@example.com\n  mwictl mwi refresh --gateway pbx1\n  mwictl mwi refresh --all")
+        @OptionGroup var options: ServerOptions
+        @Option(help: "One mailbox's identity.") var mailbox: String?
+        @Option(help: "Every mailbox behind this IP gateway.") var gateway: String?
+        @Option(name: [.customLong("dial-plan"), .customLong("um-dial-plan")], help: "Every mailbox of this dial plan.") var dialPlan: String?
+        @Option(help: "Every mailbox of this mailbox policy.") var policy: String?
+        @Flag(help: "Every mailbox.") var all = false
+
+        func run() async throws {
+            try await runReporting {
+                var body: [String: JSONValue] = [:]
+                if let mailbox { body["mailbox"] = .string(mailbox) }
+                if let gateway { body["gateway"] = .string(gateway) }
+                if let dialPlan { body["dialPlan"] = .string(dialPlan) }
+                if let policy { body["policy"] = .string(policy) }
+                if all { body["all"] = .bool(true) }
+                guard body.count == 1 else {
+                    throw CLIError("give exactly one of --mailbox, --gateway, --dial-plan, --policy or --all")
+                }
+                let client = try APIClient(options: options)
+                let answer = try await client.send(.POST, "/mwi/refresh", body: .object(body))
+                if options.json { Output.printJSON(answer) } else { print("refreshing \(answer["mailboxes"]?.text ?? "0") mailbox(es)") }
+            }
+        }
+    }
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -113,10 +143,20 @@ struct MWICommand: AsyncParsableCommand {
             try await runReporting {
                 let client = try APIClient(options: options)
                 let status = try await client.send(.GET, "/mailboxes/\(APIClient.segment(mailbox))/mwi")
-                Output.print(status, json: options.json, columns: [
+                if options.json {
+                    Output.printJSON(status)
+                    return
+                }
+                Output.print(status, json: false, columns: [
                     ("messagesWaiting", "messagesWaiting"), ("new", "new"), ("old", "old"), ("urgentNew", "urgentNew"),
                     ("urgentOld", "urgentOld"), ("enabled", "enabled"), ("reason", "reason"), ("gateways", "gateways"),
-                ])
+                    ("acknowledged", "acknowledged"),
+                ].filter { status[$0.key] != nil })
+                if case .array(let attempts)? = status["lastAttempts"], !attempts.isEmpty {
+                    print("\nlast attempts:")
+                    Output.printTable(attempts, columns: [("AT", "at"), ("GATEWAY", "gateway"), ("TRANSPORT", "transport"),
+                                                          ("STATE", "state"), ("RESPONSE", "response")])
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ enum Output {
         case .object(let fields):
             let keys = columns.map(\.key) + fields.keys.sorted().filter { key in !columns.contains { $0.key == key } }
             let width = keys.map(\.count).max() ?? 0
-            for key in keys where fields[key] != nil {
+            for key in keys where fields[key] != nil && !(fields[key]?.isNested ?? false) {
                 let text = fields[key]?.text ?? "-"
                 Swift.print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + text)
             }
@@ -46,6 +46,17 @@ enum Output {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
             Swift.print(text)
+        }
+    }
+}
+
+extension JSONValue {
+    /// An object, or an array holding objects: shown by its own table, not in a cell.
+    var isNested: Bool {
+        switch self {
+        case .object: true
+        case .array(let items): items.contains { if case .object = $0 { true } else { false } }
+        default: false
         }
     }
 }

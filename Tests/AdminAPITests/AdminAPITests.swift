@@ -166,6 +166,10 @@ import UnifiedMessaging
                 (.get, "/api/v1/mailboxes?limit=ten", "", 400, "invalid", "limit"),
                 (.get, "/api/v1/events?after=-3", "", 400, "invalid", "after"),
                 (.get, "/api/v1/nothing-here", "", 404, "not_found", nil),
+                (.post, "/api/v1/mwi/refresh", "{}", 400, "invalid", nil),
+                (.post, "/api/v1/mwi/refresh", #"{"mailbox":"alice@example.com","all":true}"#, 400, "invalid", nil),
+                (.post, "/api/v1/mwi/refresh", #"{"gateway":"nope"}"#, 404, "not_found", nil),
+                (.post, "/api/v1/mwi/refresh", #"{"everything":true}"#, 400, "invalid", "everything"),
                 (.get, "/api/v1/dialplans/Nowhere", "", 404, "not_found", nil),
             ]
             for (method, path, body, status, code, field) in cases {
@@ -215,7 +219,7 @@ import UnifiedMessaging
                 "/api/v1/mailboxes": ["get", "post"], "/api/v1/mailboxes/{identity}": ["get", "patch", "delete"],
                 "/api/v1/mailboxes/{identity}/messages": ["get", "post"],
                 "/api/v1/mailboxes/{identity}/messages/{id}": ["get", "patch", "delete"],
-                "/api/v1/mailboxes/{identity}/mwi": ["get"], "/api/v1/events": ["get"],
+                "/api/v1/mailboxes/{identity}/mwi": ["get"], "/api/v1/events": ["get"], "/api/v1/mwi/refresh": ["post"],
                 "/api/v1/openapi.json": ["get"], "/healthz": ["get"], "/metrics": ["get"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))

@@ -152,7 +152,7 @@ actor FakeGateway: NotifyTransport {
         let storage = try await storage()
         let gateway = FakeGateway { _, _ in .failure(.timeout) }
         let dispatcher = MWIDispatcher(storage: storage, transport: gateway,
-                                       settings: MWISettings(notifyInterval: .zero, retryWindow: .milliseconds(200),
+                                       settings: MWISettings(notifyInterval: .zero, retryWindow: .seconds(1),
                                                              retryBackoff: .milliseconds(50)))
         _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = false }
         try await deposit(storage, 0)

@@ -137,3 +137,34 @@ import Testing
         #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
     }
 }
+
+extension MWIDeliveryTests {
+    @Test func switchingMWIOffSendsOneLastNoThenSilenceAndOnSendsTheCurrentState() async throws {
+        let mwid = try await RunningMWID("mwi-switch", arguments: ["--mwi-notify-interval", "0"])
+        defer { mwid.stop() }
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 4, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: true)
+        try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
+
+        _ = try await deposit(mwid)
+        _ = try await waitAcknowledged(mwid)
+        #expect(try await mwid.mwictl(["policy", "set", "Default", "--allow-message-waiting-indicator", "false"]).status == 0)
+        _ = try await waitAcknowledged(mwid)  // the last "no"
+        _ = try await deposit(mwid)           // MWI is off: silence
+        #expect(try await mwid.mwictl(["policy", "set", "Default", "--allow-message-waiting-indicator", "true"]).status == 0)
+        var s = try await waitAcknowledged(mwid)
+        #expect(s["new"] as? Int == 2)
+        // A forced refresh re-sends an acknowledged state.
+        let refresh = try await mwid.mwictl(["mwi", "refresh", "--gateway", "pbx1"])
+        #expect(refresh.status == 0 && refresh.out.contains("refreshing 1 mailbox"), "\(refresh)")
+        s = try await waitAcknowledged(mwid)
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+
+        let states = (s["lastAttempts"] as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }
+        #expect(states == ["yes 2/0 (0/0)", "yes 2/0 (0/0)", "no 0/0 (0/0)", "yes 1/0 (0/0)"], "\(states)")
+        let human = try await mwid.mwictl(["mwi", "status", "alice@example.com"])
+        #expect(human.out.contains("last attempts:") && human.out.contains("200 OK") && !human.out.contains("{…}"), "\(human.out)")
+    }
+}

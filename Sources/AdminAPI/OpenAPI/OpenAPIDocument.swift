@@ -59,6 +59,7 @@ enum OpenAPIDocument {
         switch status {
         case 200: "OK"
         case 201: "Created"
+        case 202: "Accepted: the MWI engine delivers in the background"
         case 204: "Done, no content"
         case 400: "Invalid input; the error names the field"
         case 404: "No such object"
@@ -140,6 +141,9 @@ enum OpenAPIDocument {
                 "id": integer, "at": time, "level": ["type": "string", "enum": ["info", "warning", "error"]],
                 "kind": string, "subject": string, "message": string,
             ], required: ["id", "at", "level", "kind", "subject", "message"]),
+            "RefreshRequest": object(["mailbox": string, "gateway": string, "dialPlan": string, "policy": string, "all": boolean],
+                                     required: []),
+            "RefreshResult": object(["mailboxes": integer], required: ["mailboxes"]),
             "Health": object(["status": string, "version": string], required: ["status"]),
             "Error": object([
                 "error": object(["code": string, "message": string, "field": nullableString], required: ["code", "message"]),

@@ -13,7 +13,13 @@ struct DirectoryRoutes<Context: RequestContext> {
     let stateChanged: @Sendable (String) -> Void
 
     func register(in table: RouteTable<Context>) {
-        let storage = self.storage
+        let storage = self.storage, stateChanged = self.stateChanged
+        /// Makes the scope's states pending (durably) and hands them to the MWI engine.
+        let refresh = { @Sendable (scope: RefreshScope) async throws -> Int in
+            let mailboxes = try await storage.markForRefresh(scope)
+            for mailbox in mailboxes { stateChanged(mailbox) }
+            return mailboxes.count
+        }
         collection(table, path: "dialplans", key: "name", kind: "dial plan", schema: "DialPlan",
                    list: { _ in try await storage.dialPlans() },
                    get: { try await storage.dialPlan(named: $0) },
@@ -23,14 +29,33 @@ struct DirectoryRoutes<Context: RequestContext> {
         collection(table, path: "gateways", key: "name", kind: "IP gateway", schema: "IPGateway",
                    list: { _ in try await storage.gateways() },
                    get: { try await storage.gateway(named: $0) },
-                   create: { try await storage.create($0) },
-                   update: { name, patch in try await storage.updateGateway(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   create: { gateway in
+                       let created = try await storage.create(gateway)
+                       if created.deliversMWI { _ = try await refresh(.gateway(created.name)) }
+                       return created
+                   },
+                   update: { name, patch in
+                       let before = try await storage.gateway(named: name)
+                       let after = try await storage.updateGateway(named: name) { $0 = try APICoding.merge(patch, into: $0) }
+                       // Switched on: lamps get the current state; switched off: one last "no".
+                       if before.deliversMWI != after.deliversMWI || before.dialPlans != after.dialPlans {
+                           _ = try await refresh(.gateway(name))
+                       }
+                       return after
+                   },
                    remove: { try await storage.removeGateway(named: $0) })
         collection(table, path: "policies", key: "name", kind: "mailbox policy", schema: "MailboxPolicy",
                    list: { _ in try await storage.policies() },
                    get: { try await storage.policy(named: $0) },
                    create: { try await storage.create($0) },
-                   update: { name, patch in try await storage.updatePolicy(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   update: { name, patch in
+                       let before = try await storage.policy(named: name)
+                       let after = try await storage.updatePolicy(named: name) { $0 = try APICoding.merge(patch, into: $0) }
+                       if before.allowMessageWaitingIndicator != after.allowMessageWaitingIndicator {
+                           _ = try await refresh(.policy(name))
+                       }
+                       return after
+                   },
                    remove: { try await storage.removePolicy(named: $0) })
         collection(table, path: "mailboxes", key: "identity", kind: "mailbox", schema: "UMMailbox",
                    listQuery: [("after", "only mailboxes whose identity sorts after this one (paging)"),
@@ -50,6 +75,12 @@ struct DirectoryRoutes<Context: RequestContext> {
                    remove: { try await storage.removeMailbox(identity: $0) })
         messages(table)
         events(table)
+        table.add(.post, "/api/v1/mwi/refresh", "Re-send the MWI state of one mailbox, a gateway's, a dial plan's, a policy's or all",
+                  request: "RefreshRequest", responses: [(202, "RefreshResult"), (400, "Error"), (404, "Error")]) { request, context in
+            let body = try await APIResponses.decode(RefreshRequest.self, from: request, context: context)
+            let count = try await refresh(try body.scope())
+            return try APIResponses.json(["mailboxes": count], status: .accepted)
+        }
     }
 
     /// The five routes of a directory collection: list, create, get, patch, remove.
@@ -176,6 +207,40 @@ struct DirectoryRoutes<Context: RequestContext> {
             return try APIResponses.json(try await storage.events(EventQuery(after: after, limit: limit,
                                                                              subject: request.uri.queryParameters.get("subject"))))
         }
+    }
+}
+
+/// `POST /mwi/refresh`: exactly one of the fields.
+struct RefreshRequest: Decodable {
+    var mailbox: String?
+    var gateway: String?
+    var dialPlan: String?
+    var policy: String?
+    var all: Bool?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case mailbox, gateway, dialPlan, policy, all }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        mailbox = try c.decodeIfPresent(String.self, forKey: .mailbox)
+        gateway = try c.decodeIfPresent(String.self, forKey: .gateway)
+        dialPlan = try c.decodeIfPresent(String.self, forKey: .dialPlan)
+        policy = try c.decodeIfPresent(String.self, forKey: .policy)
+        all = try c.decodeIfPresent(Bool.self, forKey: .all)
+    }
+
+    func scope() throws -> RefreshScope {
+        var scopes: [RefreshScope] = []
+        if let mailbox { scopes.append(.mailbox(mailbox)) }
+        if let gateway { scopes.append(.gateway(gateway)) }
+        if let dialPlan { scopes.append(.dialPlan(dialPlan)) }
+        if let policy { scopes.append(.policy(policy)) }
+        if all == true { scopes.append(.all) }
+        guard scopes.count == 1, let scope = scopes.first else {
+            throw APIError.badRequest("give exactly one of mailbox, gateway, dialPlan, policy or all: true")
+        }
+        return scope
     }
 }
 

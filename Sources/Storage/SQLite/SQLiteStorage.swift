@@ -484,6 +484,31 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public func markForRefresh(_ scope: RefreshScope) async throws -> [String] {
+        try await write { db in
+            let filter: String
+            let argument: String?
+            switch scope {
+            case .mailbox(let identity):
+                _ = try Self.mailbox(db, identity)
+                (filter, argument) = ("identity = ?", identity)
+            case .gateway(let name):
+                _ = try Self.gateway(db, name)
+                (filter, argument) = ("dial_plan IN (SELECT dial_plan FROM gateway_dial_plan WHERE gateway = ?)", name)
+            case .dialPlan(let name):
+                _ = try Self.dialPlan(db, name)
+                (filter, argument) = ("dial_plan = ?", name)
+            case .policy(let name):
+                _ = try Self.policy(db, name)
+                (filter, argument) = ("policy = ?", name)
+            case .all:
+                (filter, argument) = ("1", nil)
+            }
+            return try db.strings("UPDATE mailbox SET state_version = state_version + 1 WHERE \(filter) RETURNING identity",
+                                  argument.map { [$0] } ?? [])
+        }
+    }
+
     public func record(_ attempt: DeliveryAttempt) async throws {
         try await write { db in
             guard try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [attempt.mailbox]) != nil else { return }
