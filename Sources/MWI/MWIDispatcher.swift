@@ -31,6 +31,7 @@ public actor MWIDispatcher {
     private let settings: MWISettings
     private let logger: Logger
     private let clock = ContinuousClock()
+    private var health: GatewayHealth?
 
     /// Mailboxes with a delivery running.
     private var inFlight: Set<String> = []
@@ -54,6 +55,9 @@ public actor MWIDispatcher {
         self.settings = settings
         self.logger = logger
     }
+
+    /// Gateways known down are tried last (after the ones up) instead of first.
+    public func use(_ health: GatewayHealth) { self.health = health }
 
     /// A mailbox's state changed (committed): deliver it. Safe from any context.
     public nonisolated func stateChanged(mailbox: String) {
@@ -162,7 +166,7 @@ public actor MWIDispatcher {
                 break
             }
             lastSent = clock.now
-            if await attemptRound(context, gateways: decision.gateways, state: context.state) {
+            if await attemptRound(context, gateways: await ordered(decision.gateways), state: context.state) {
                 latency.recordNanoseconds(Int64(Date().timeIntervalSince(committedAt) * 1e9))
                 break
             }
@@ -176,6 +180,17 @@ public actor MWIDispatcher {
             backoff = min(backoff * 2, settings.maximumRetryBackoff)
         }
         finished(mailbox, sentAt: lastSent)
+    }
+
+    /// The gateways in priority order, those known down moved after the others: a dead
+    /// gateway does not cost every NOTIFY a timeout, and is still tried when nothing else works.
+    private func ordered(_ gateways: [IPGateway]) async -> [IPGateway] {
+        guard let health else { return gateways }
+        var up: [IPGateway] = [], down: [IPGateway] = []
+        for gateway in gateways {
+            if await health.isDown(gateway.name) { down.append(gateway) } else { up.append(gateway) }
+        }
+        return up + down
     }
 
     /// Where the last "no" goes: the gateway that acknowledged the lit lamp if it is still
@@ -227,6 +242,7 @@ public actor MWIDispatcher {
                 return true
             }
             failed.increment()
+            if case .failure = outcome { await health?.deliveryFailed(gateway.name) }
             logger.warning("NOTIFY not delivered", metadata: [
                 "mailbox": "\(context.mailbox.identity)", "gateway": "\(gateway.name)", "cause": "\(attempt.response)",
             ])

@@ -10,9 +10,16 @@ public struct MWISettings: Sendable {
     public var maximumRetryBackoff: Duration
     /// Deliveries in progress at once.
     public var concurrency: Int
+    /// SIP OPTIONS to every enabled gateway this often (nil: no health checks).
+    public var healthInterval: Duration?
+    /// Every mailbox's state is re-sent once per this interval, spread evenly (nil: never).
+    public var refreshInterval: Duration?
 
     public init(notifyInterval: Duration = .seconds(5), retryWindow: Duration = .seconds(300),
-                retryBackoff: Duration = .seconds(1), maximumRetryBackoff: Duration = .seconds(30), concurrency: Int = 256) {
+                retryBackoff: Duration = .seconds(1), maximumRetryBackoff: Duration = .seconds(30), concurrency: Int = 256,
+                healthInterval: Duration? = .seconds(30), refreshInterval: Duration? = .seconds(12 * 3600)) {
+        self.healthInterval = healthInterval
+        self.refreshInterval = refreshInterval
         self.notifyInterval = notifyInterval
         self.retryWindow = retryWindow
         self.retryBackoff = retryBackoff

@@ -33,6 +33,7 @@ public protocol Storage: Sendable {
 
     // MARK: Mailboxes
     func mailboxes(_ query: MailboxQuery) async throws -> [UMMailbox]
+    func mailboxCount() async throws -> Int
     func mailbox(identity: String) async throws -> UMMailbox
     func create(_ mailbox: UMMailbox) async throws -> UMMailbox
     func updateMailbox(identity: String, _ change: @escaping @Sendable (inout UMMailbox) throws -> Void) async throws -> UMMailbox

@@ -14,12 +14,16 @@ struct FileConfiguration: Decodable {
     struct MWI: Decodable {
         var notifyInterval: Double?
         var retryWindow: Double?
-        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow }
+        var healthInterval: Double?
+        var refreshInterval: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow, healthInterval, refreshInterval }
         init(from decoder: any Decoder) throws {
             try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
             notifyInterval = try c.decodeIfPresent(Double.self, forKey: .notifyInterval)
             retryWindow = try c.decodeIfPresent(Double.self, forKey: .retryWindow)
+            healthInterval = try c.decodeIfPresent(Double.self, forKey: .healthInterval)
+            refreshInterval = try c.decodeIfPresent(Double.self, forKey: .refreshInterval)
         }
     }
 

@@ -80,6 +80,12 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("mwi-retry-window"), help: "Seconds a state is retried when every gateway fails (default 300).")
     var mwiRetryWindow: Double?
 
+    @Option(name: .customLong("mwi-health-interval"), help: "Seconds between SIP OPTIONS to each gateway (default 30; 0: none).")
+    var mwiHealthInterval: Double?
+
+    @Option(name: .customLong("mwi-refresh-interval"), help: "Every lamp is re-sent once per this many seconds, spread evenly (default 43200; 0: never).")
+    var mwiRefreshInterval: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -125,7 +131,7 @@ struct MWID: AsyncParsableCommand {
         } catch {
             throw StartupFailure("cannot use the data folder \(dataURL.path): \(Self.explain(error))")
         }
-        let schema = (try? await storage.appliedMigrations().last) ?? "?"
+        let schema = (try? await storage.appliedMigrations().sorted().last) ?? "?"
         logger.info("data folder \(dataURL.path)", metadata: ["database": "mwid.sqlite", "schema": "\(schema)",
                                                                "token": "admin.token"])
 
@@ -147,7 +153,9 @@ struct MWID: AsyncParsableCommand {
             sipConfiguration.timers = SIPTimers(t1: .milliseconds(Int64(t1)))
         }
         let mwiSettings = try Self.mwiSettings(notifyInterval: mwiNotifyInterval ?? file.mwi?.notifyInterval,
-                                               retryWindow: mwiRetryWindow ?? file.mwi?.retryWindow)
+                                               retryWindow: mwiRetryWindow ?? file.mwi?.retryWindow,
+                                               healthInterval: mwiHealthInterval ?? file.mwi?.healthInterval,
+                                               refreshInterval: mwiRefreshInterval ?? file.mwi?.refreshInterval)
         let endpoint = SIPEndpoint(configuration: sipConfiguration, router: SIPRequestRouter(), logger: Logger(label: "mwid.sip"))
         do {
             try await endpoint.start()
@@ -168,6 +176,18 @@ struct MWID: AsyncParsableCommand {
             throw StartupFailure("--http: \(error)")
         }
         let dispatcher = MWIDispatcher(storage: storage, transport: endpoint, settings: mwiSettings)
+        let health = mwiSettings.healthInterval.map { interval in
+            GatewayHealth(storage: storage, transport: endpoint, interval: interval) { gateway in
+                // A gateway back from the dead: every lamp behind it, at once (paced by the dispatcher).
+                for mailbox in (try? await storage.markForRefresh(.gateway(gateway))) ?? [] {
+                    dispatcher.stateChanged(mailbox: mailbox)
+                }
+            }
+        }
+        if let health { await dispatcher.use(health) }
+        let refresher = mwiSettings.refreshInterval.map { interval in
+            RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailbox: $0) }
+        }
         await dispatcher.resume()
         let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
                            stateChanged: { dispatcher.stateChanged(mailbox: $0) })
@@ -185,7 +205,7 @@ struct MWID: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: HTTPService(application: application, listener: httpListener)),
-                .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher)),
+                .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher, health: health, refresher: refresher)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "mwid.lifecycle")))
@@ -198,8 +218,17 @@ struct MWID: AsyncParsableCommand {
         logger.info("stopped")
     }
 
-    static func mwiSettings(notifyInterval: Double?, retryWindow: Double?) throws -> MWISettings {
+    static func mwiSettings(notifyInterval: Double?, retryWindow: Double?, healthInterval: Double?,
+                            refreshInterval: Double?) throws -> MWISettings {
         var settings = MWISettings()
+        if let seconds = healthInterval {
+            guard (0...86_400).contains(seconds) else { throw StartupFailure("the MWI health interval must be 0 to 86400 s (got \(seconds))") }
+            settings.healthInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        }
+        if let seconds = refreshInterval {
+            guard (0...(30 * 86_400)).contains(seconds) else { throw StartupFailure("the MWI refresh interval must be 0 to 2592000 s (got \(seconds))") }
+            settings.refreshInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))
+        }
         if let seconds = notifyInterval {
             guard (0...3600).contains(seconds) else { throw StartupFailure("the MWI notify interval must be 0 to 3600 s (got \(seconds))") }
             settings.notifyInterval = .milliseconds(Int64(seconds * 1000))
@@ -251,9 +280,16 @@ struct HTTPService: Service {
 struct SIPService: Service {
     let endpoint: SIPEndpoint
     let dispatcher: MWIDispatcher
+    let health: GatewayHealth?
+    let refresher: RefreshScheduler?
 
     func run() async throws {
+        let loops = [
+            health.map { health in Task { await health.run() } },
+            refresher.map { refresher in Task { await refresher.run() } },
+        ].compactMap { $0 }
         try? await gracefulShutdown()
+        for loop in loops { loop.cancel() }
         Logger(label: "mwid").info("stopping")
         await dispatcher.stop()
         await endpoint.shutdown()

@@ -168,3 +168,68 @@ extension MWIDeliveryTests {
         #expect(human.out.contains("last attempts:") && human.out.contains("200 OK") && !human.out.contains("{…}"), "\(human.out)")
     }
 }
+
+extension MWIDeliveryTests {
+    @Test func aGatewayComingBackGetsEveryPendingLampWithoutAnyoneAsking() async throws {
+        let mwid = try await RunningMWID("mwi-health", arguments: [
+            "--mwi-notify-interval", "0", "--mwi-health-interval", "0.3", "--mwi-retry-window", "0.5"])
+        defer { mwid.stop() }
+        let port = try await Peers.freePortBoth()
+        try await provision(mwid, gateways: [("pbx1", port, "tcp", 0)])
+        _ = try await deposit(mwid)
+        // The PBX is off: the health check notices, the state stays pending.
+        try await waitForEvent(mwid, subject: "pbx1", kind: "gateway.down")
+        #expect(try await status(mwid)["acknowledged"] as? Bool == false)
+
+        // The PBX boots: within a health interval the lamp is right again.
+        let pbx = try Peers.sipp("uas_pbx.xml", port: port, transport: "t1", calls: 1000, in: mwid.directory)
+        defer { pbx.stop() }
+        let s = try await waitAcknowledged(mwid)
+        #expect(s["new"] as? Int == 1)
+        try await waitForEvent(mwid, subject: "pbx1", kind: "gateway.up")
+    }
+
+    @Test func everyLampIsResentOncePerRefreshIntervalSpreadAcrossIt() async throws {
+        let mwid = try await RunningMWID("mwi-refresh", arguments: [
+            "--mwi-notify-interval", "0", "--mwi-health-interval", "0", "--mwi-refresh-interval", "2"])
+        defer { mwid.stop() }
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_pbx.xml", port: port, transport: "u1", calls: 1000, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: true)
+        try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
+        for ext in ["1001", "1002", "1003"] {
+            let r = try await mwid.mwictl(["mailbox", "new", "user\(ext)", "--extension", ext, "--dial-plan", "Paris", "--policy", "Default"])
+            try #require(r.status == 0, "\(r.err)")
+        }
+        // Nobody deposits anything: every lamp is still re-sent, one mailbox at a time.
+        var times: [Date] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        let identities = ["alice@example.com", "user1001", "user1002", "user1003"]
+        while ContinuousClock.now < deadline {
+            times = []
+            for identity in identities {
+                let r = try await mwid.mwictl(["mwi", "status", identity, "--json"])
+                let s = (try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]) ?? [:]
+                let attempts = s["lastAttempts"] as? [[String: Any]] ?? []
+                if let at = (attempts.last?["at"] as? String).flatMap({ try? Date($0, strategy: .iso8601) }) { times.append(at) }
+            }
+            if times.count == identities.count { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(times.count == identities.count, "every mailbox refreshed: \(times)")
+        // Spread, not a burst: four mailboxes over a 2 s interval are ~0.5 s apart.
+        if let first = times.min(), let last = times.max() {
+            #expect(last.timeIntervalSince(first) >= 1, "\(times)")
+        }
+    }
+
+    func waitForEvent(_ mwid: RunningMWID, subject: String, kind: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if try await mwid.mwictl(["events", "--subject", subject]).out.contains(kind) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("no \(kind) event for \(subject)")
+    }
+}

@@ -290,6 +290,10 @@ public final class SQLiteStorage: Storage {
         }
     }
 
+    public func mailboxCount() async throws -> Int {
+        try await read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM mailbox")) ?? 0 }
+    }
+
     public func mailbox(identity: String) async throws -> UMMailbox {
         try await read { db in try Self.mailbox(db, identity) }
     }
