@@ -44,8 +44,7 @@ public actor MWIDispatcher {
     private var waker: Task<Void, Never>?
     private var stopped = false
 
-    private let sent = Counter(label: "mwid_mwi_notifies_total", dimensions: [("result", "delivered")])
-    private let failed = Counter(label: "mwid_mwi_notifies_total", dimensions: [("result", "failed")])
+    private let pendingGauge = Gauge(label: "mwid_mwi_pending_deliveries")
     private let latency = Metrics.Timer(label: "mwid_mwi_delivery_duration")
 
     public init(storage: any Storage, transport: any NotifyTransport, settings: MWISettings = MWISettings(),
@@ -96,6 +95,7 @@ public actor MWIDispatcher {
         if let already = scheduled[mailbox], already <= due { return }
         scheduled[mailbox] = due
         startDue()
+        pendingGauge.record(inFlight.count + scheduled.count)
     }
 
     /// Starts every delivery that is due and fits in the concurrency budget, and sleeps
@@ -125,6 +125,7 @@ public actor MWIDispatcher {
     }
 
     private func finished(_ mailbox: String, sentAt: ContinuousClock.Instant?) {
+        defer { pendingGauge.record(inFlight.count + scheduled.count) }
         inFlight.remove(mailbox)
         if let sentAt { notBefore[mailbox] = sentAt + settings.notifyInterval }
         if changedAgain.remove(mailbox) != nil { enqueue(mailbox) } else { startDue() }
@@ -234,14 +235,18 @@ public actor MWIDispatcher {
                                           response: "\(error)", delivered: false)
             }
             try? await storage.record(attempt)
+            let result: String = switch outcome {
+            case .success(let response): "\((response.statusCode ?? 0) / 100)xx"
+            case .failure(.timeout): "timeout"
+            case .failure: "transport"
+            }
+            Counter(label: "mwid_mwi_notifies_total", dimensions: [("gateway", gateway.name), ("result", result)]).increment()
             if attempt.delivered {
-                sent.increment()
                 try? await storage.acknowledge(mailbox: context.mailbox.identity,
                                                AcknowledgedState(version: context.version, state: state,
                                                                  gateway: gateway.name, at: attempt.at))
                 return true
             }
-            failed.increment()
             if case .failure = outcome { await health?.deliveryFailed(gateway.name) }
             logger.warning("NOTIFY not delivered", metadata: [
                 "mailbox": "\(context.mailbox.identity)", "gateway": "\(gateway.name)", "cause": "\(attempt.response)",

@@ -131,7 +131,7 @@ struct MWID: AsyncParsableCommand {
         } catch {
             throw StartupFailure("cannot use the data folder \(dataURL.path): \(Self.explain(error))")
         }
-        let schema = (try? await storage.appliedMigrations().sorted().last) ?? "?"
+        let schema = (try? await storage.appliedMigrations().last) ?? "?"
         logger.info("data folder \(dataURL.path)", metadata: ["database": "mwid.sqlite", "schema": "\(schema)",
                                                                "token": "admin.token"])
 

@@ -40,7 +40,8 @@ import UnifiedMessaging
             let storage = try await seeded()
             _ = try await storage.deposit(VoiceMessageDeposit(from: "+33142685300", durationSeconds: 12, urgent: true),
                                           mailbox: "alice@example.com", id: "m1", at: Date(timeIntervalSince1970: 1_800_000_000))
-            #expect(try await storage.appliedMigrations().first == "v1: directory, voice messages, event log")
+            #expect(try await storage.appliedMigrations() == ["v1: directory, voice messages, event log",
+                                                              "v2: MWI delivery: state versions, acknowledged states, attempts"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])

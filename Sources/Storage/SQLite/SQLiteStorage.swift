@@ -28,7 +28,7 @@ public final class SQLiteStorage: Storage {
 
     /// The schema versions applied, oldest first.
     public func appliedMigrations() async throws -> [String] {
-        try await pool.read { db -> [String] in Array(try SQLiteSchema.migrator.appliedIdentifiers(db)) }
+        try await pool.read { db -> [String] in try SQLiteSchema.migrator.appliedIdentifiers(db).sorted() }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
