@@ -32,6 +32,8 @@ public actor MWIDispatcher {
     private let logger: Logger
     private let clock = ContinuousClock()
     private var health: GatewayHealth?
+    /// Gateways that answered 489 Bad Event: they want subscriptions, not unsolicited NOTIFYs.
+    private var refusesUnsolicited: Set<String> = []
 
     /// Mailboxes with a delivery running.
     private var inFlight: Set<String> = []
@@ -111,6 +113,8 @@ public actor MWIDispatcher {
         waker?.cancel()
         waker = nil
         guard let next = scheduled.values.min() else { return }
+        // Due but no free slot: the next delivery to finish starts it, no polling.
+        if next <= now && inFlight.count >= settings.concurrency { return }
         let wait = next > now ? next - now : .milliseconds(1)
         waker = Task { [clock] in
             try? await clock.sleep(for: wait)
@@ -171,6 +175,9 @@ public actor MWIDispatcher {
                 latency.recordNanoseconds(Int64(Date().timeIntervalSince(committedAt) * 1e9))
                 break
             }
+            if decision.gateways.allSatisfy({ refusesUnsolicited.contains($0.name) }) {
+                break  // every gateway wants subscriptions: retrying would only hammer them
+            }
             if clock.now - started >= settings.retryWindow {
                 let message = "no gateway of dial plan \(context.dialPlan.name) took the MWI state \(context.state) of \(mailbox) within \(settings.retryWindow); it stays pending for the next refresh"
                 logger.error("MWI delivery failed", metadata: ["mailbox": "\(mailbox)", "dialPlan": "\(context.dialPlan.name)"])
@@ -186,10 +193,11 @@ public actor MWIDispatcher {
     /// The gateways in priority order, those known down moved after the others: a dead
     /// gateway does not cost every NOTIFY a timeout, and is still tried when nothing else works.
     private func ordered(_ gateways: [IPGateway]) async -> [IPGateway] {
-        guard let health else { return gateways }
         var up: [IPGateway] = [], down: [IPGateway] = []
         for gateway in gateways {
-            if await health.isDown(gateway.name) { down.append(gateway) } else { up.append(gateway) }
+            let known = refusesUnsolicited.contains(gateway.name)
+            if known, await health?.isDown(gateway.name) == true { continue }
+            if await health?.isDown(gateway.name) == true || known { down.append(gateway) } else { up.append(gateway) }
         }
         return up + down
     }
@@ -225,7 +233,7 @@ public actor MWIDispatcher {
                                           gateway: gateway.name, transport: kind.rawValue, at: Date(),
                                           response: "\(code) \(response.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces),
                                           delivered: (200..<300).contains(code))
-                if code == 489 {
+                if code == 489, refusesUnsolicited.insert(gateway.name).inserted {
                     try? await storage.log(.warning, kind: "mwi.bad-event", subject: gateway.name,
                                            message: "IP gateway \(gateway.name) refuses unsolicited NOTIFYs (489 Bad Event): it wants subscriptions")
                 }

@@ -168,3 +168,44 @@ actor FakeGateway: NotifyTransport {
         #expect(try await storage.deliveryContext(mailbox: "alice").isPending)
     }
 }
+
+extension MWIDispatcherTests {
+    @Test func manyMailboxesAreDeliveredWithinTheConcurrencyBudget() async throws {
+        let storage = try await storage()
+        for i in 0..<40 {
+            _ = try await storage.create(UMMailbox(identity: "user\(i)", extension: String(format: "2%03d", i), dialPlan: "Paris",
+                                                   policy: "Default"))
+            _ = try await storage.deposit(VoiceMessageDeposit(from: "+33", durationSeconds: 1), mailbox: "user\(i)",
+                                          id: UUID().uuidString, at: Date())
+        }
+        let gateway = FakeGateway()
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway,
+                                       settings: MWISettings(notifyInterval: .zero, concurrency: 3))
+        await dispatcher.resume()  // picks up the 40 pending states, 3 at a time
+        try await eventually {
+            let pending = try await storage.pendingDeliveries(limit: 100)
+            let idle = await dispatcher.backlog() == (0, 0)
+            return pending.isEmpty && idle
+        }
+        #expect(await gateway.received.count == 40)
+    }
+
+    @Test func a489IsReportedAsAGatewayThatWantsSubscriptions() async throws {
+        let storage = try await storage()
+        let gateway = FakeGateway { request, _ in .success(request.makeResponse(statusCode: 489)) }
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway,
+                                       settings: MWISettings(notifyInterval: .zero, retryWindow: .seconds(60),
+                                                             retryBackoff: .milliseconds(10)))
+        try await deposit(storage, 0)
+        dispatcher.stateChanged(mailbox: "alice")
+        try await eventually {
+            let idle = await dispatcher.backlog() == (0, 0)
+            let sent = await gateway.received.count
+            return idle && sent > 0
+        }
+        // Reported once, not retried for the whole window: the gateway wants subscriptions.
+        #expect(try await storage.events(EventQuery(subject: "pbx1")).filter { $0.kind == "mwi.bad-event" }.count == 1)
+        #expect(await gateway.received.count == 1)
+        #expect(try await storage.attempts(mailbox: "alice", limit: 5).first?.response == "489 Bad Event")
+    }
+}

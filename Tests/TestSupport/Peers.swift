@@ -92,7 +92,7 @@ public enum Peers {
     }
 
     /// Waits until something listens on 127.0.0.1:`port` (read from /proc/net), bounded.
-    public static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(10)) async throws {
+    public static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         let hexPort = String(format: ":%04X", port)
         let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
