@@ -97,7 +97,10 @@ public enum Peers {
         let hexPort = String(format: ":%04X", port)
         let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
         while ContinuousClock.now < deadline {
-            let text = (try? String(contentsOfFile: table, encoding: .utf8)) ?? ""
+            // Read to the end: String(contentsOfFile:) stops after the first page of a /proc
+            // file, and with many sockets open the port's line is further down.
+            let data = FileHandle(forReadingAtPath: table)?.readDataToEndOfFile() ?? Data()
+            let text = String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n").dropFirst() {
                 let cols = line.split(separator: " ")
                 guard cols.count > 3, cols[1].hasSuffix(hexPort) else { continue }
