@@ -46,13 +46,23 @@ public final class PeerProcess: @unchecked Sendable {
     /// ignores it while connections are open, so it gets SIGKILL — and waits, bounded.
     public func stop(signal: String = "TERM") {
         guard process.isRunning else { return }
+        signalChildren(signal)
+        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        if process.isRunning {
+            // The peer ignored the signal: kill it first, then timeout(1) — killing only
+            // timeout(1) would leave the peer running, orphaned.
+            signalChildren("KILL")
+            for _ in 0..<100 where process.isRunning { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    private func signalChildren(_ signal: String) {
         let pkill = Process()
         pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
         pkill.arguments = ["-\(signal)", "-P", "\(process.processIdentifier)"]
         try? pkill.run()
         pkill.waitUntilExit()
-        for _ in 0..<200 where process.isRunning { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 
     public var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
