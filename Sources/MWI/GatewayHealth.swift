@@ -56,8 +56,7 @@ public actor GatewayHealth {
             }
             for await (name, up) in group { await changed(name, up: up) }
         }
-        let known = Set((try? await storage.gateways())?.map(\.name) ?? [])
-        down.formIntersection(known)
+        down.formIntersection(gateways.map(\.name))  // forget removed gateways
         downGauge.record(down.count)
     }
 

@@ -145,7 +145,6 @@ public actor MWIDispatcher {
     /// the retry window is spent.
     private func deliver(_ mailbox: String) async {
         let started = clock.now
-        let committedAt = Date()
         var backoff = settings.retryBackoff
         var lastSent: ContinuousClock.Instant?
         while !stopped {
@@ -172,7 +171,8 @@ public actor MWIDispatcher {
             }
             lastSent = clock.now
             if await attemptRound(context, gateways: await ordered(decision.gateways), state: context.state) {
-                latency.recordNanoseconds(Int64(Date().timeIntervalSince(committedAt) * 1e9))
+                let elapsed = (clock.now - started).components
+                latency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
                 break
             }
             if decision.gateways.allSatisfy({ refusesUnsolicited.contains($0.name) }) {
@@ -195,9 +195,10 @@ public actor MWIDispatcher {
     private func ordered(_ gateways: [IPGateway]) async -> [IPGateway] {
         var up: [IPGateway] = [], down: [IPGateway] = []
         for gateway in gateways {
-            let known = refusesUnsolicited.contains(gateway.name)
-            if known, await health?.isDown(gateway.name) == true { continue }
-            if await health?.isDown(gateway.name) == true || known { down.append(gateway) } else { up.append(gateway) }
+            let wantsSubscriptions = refusesUnsolicited.contains(gateway.name)
+            let isDown = await health?.isDown(gateway.name) == true
+            if wantsSubscriptions && isDown { continue }
+            if wantsSubscriptions || isDown { down.append(gateway) } else { up.append(gateway) }
         }
         return up + down
     }

@@ -103,9 +103,4 @@ extension JSONValue {
         case .object: "{…}"
         }
     }
-
-    subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import UnifiedMessaging
 import Yams
 
 /// `mwid --config FILE`: the same settings as the flags, in YAML. Flags win over the
@@ -78,15 +79,8 @@ struct FileConfiguration: Decodable {
         mwi = try c.decodeIfPresent(MWI.self, forKey: .mwi)
     }
 
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     static func rejectUnknown(_ decoder: any Decoder, _ allowed: [String]) throws {
-        let c = try decoder.container(keyedBy: Key.self)
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
         for key in c.allKeys where !allowed.contains(key.stringValue) {
             let path = (decoder.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
             throw ConfigurationError("unknown setting \"\(path)\" (known here: \(allowed.joined(separator: ", ")))")

@@ -257,10 +257,6 @@ import UnifiedMessaging
 }
 
 extension JSONValue {
-    subscript(key: String) -> JSONValue? {
-        if case .object(let o) = self { return o[key] }
-        return nil
-    }
     var string: String? {
         if case .string(let s) = self { return s }
         return nil

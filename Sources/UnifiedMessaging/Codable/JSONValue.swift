@@ -40,6 +40,14 @@ public enum JSONValue: Codable, Sendable, Hashable {
     }
 }
 
+extension JSONValue {
+    /// The value of `key` in an object; nil for anything else.
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let fields) = self { return fields[key] }
+        return nil
+    }
+}
+
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
