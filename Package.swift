@@ -99,6 +99,7 @@ let package = Package(
                 "SIP", "SIPTransport", "UnifiedMessaging", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

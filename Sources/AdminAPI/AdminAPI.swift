@@ -3,6 +3,7 @@ public import Hummingbird
 import Logging
 public import Prometheus
 public import Storage
+public import UnifiedMessaging
 
 /// The HTTP face of mwid: `/api/v1` (bearer-token protected, JSON), its OpenAPI
 /// document, `/healthz` and `/metrics`.
@@ -15,12 +16,16 @@ public struct AdminAPI: Sendable {
     let makeID: @Sendable () -> String
     /// Told of every committed change of a mailbox's MWI state (the MWI engine listens).
     let stateChanged: @Sendable (String) -> Void
+    /// The live subscriptions of the MWI engine (none without one).
+    let subscriptions: (any SubscriptionDirectory)?
 
     public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
                 clock: @escaping @Sendable () -> Date = { Date() },
                 makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
-                stateChanged: @escaping @Sendable (String) -> Void = { _ in }) {
+                stateChanged: @escaping @Sendable (String) -> Void = { _ in },
+                subscriptions: (any SubscriptionDirectory)? = nil) {
         self.stateChanged = stateChanged
+        self.subscriptions = subscriptions
         self.storage = storage
         self.token = token
         self.prometheus = prometheus
@@ -37,7 +42,8 @@ public struct AdminAPI: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: BearerAuthMiddleware(token: token, openPaths: [Self.openAPIPath]))
         let table = RouteTable(router: router)
-        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged).register(in: table)
+        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged,
+                        subscriptions: subscriptions).register(in: table)
 
         let storage = self.storage, prometheus = self.prometheus, version = self.version
         table.add(.get, "/healthz", "Liveness and storage health", responses: [(200, "Health"), (503, "Error")],
@@ -70,4 +76,13 @@ public struct AdminAPI: Sendable {
         .init(method: .get, path: Self.openAPIPath, summary: "This document", request: nil, responses: [(200, nil)],
               query: [], authenticated: false)
     }
+}
+
+/// What the API reads and does of the MWI engine's subscriptions (SPEC §2.7).
+public protocol SubscriptionDirectory: Sendable {
+    /// The live subscriptions of a mailbox.
+    func subscriptions(mailbox: String) async -> [MWISubscriptionStatus]
+    func count(mailbox: String) async -> Int
+    /// Ends one (the subscriber gets a final NOTIFY); false when the mailbox has no such subscription.
+    func end(id: String, mailbox: String) async -> Bool
 }

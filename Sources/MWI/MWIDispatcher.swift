@@ -32,6 +32,7 @@ public actor MWIDispatcher {
     private let logger: Logger
     private let clock = ContinuousClock()
     private var health: GatewayHealth?
+    private var subscriptions: SubscriptionServer?
     /// Gateways that answered 489 Bad Event: they want subscriptions, not unsolicited NOTIFYs.
     private var refusesUnsolicited: Set<String> = []
 
@@ -39,12 +40,16 @@ public actor MWIDispatcher {
     private var inFlight: Set<String> = []
     /// Mailboxes that changed while their delivery ran: delivered again after it.
     private var changedAgain: Set<String> = []
-    /// When each mailbox may next get a NOTIFY.
-    private var notBefore: [String: ContinuousClock.Instant] = [:]
-    /// Mailboxes waiting for their interval to pass or for a free slot, in due order.
-    private var scheduled: [String: ContinuousClock.Instant] = [:]
+    /// When each mailbox may next get a NOTIFY (nanoseconds on `clock` since `epoch`).
+    private var notBefore: [String: Int64] = [:]
+    /// Mailboxes waiting for their interval to pass or for a free slot: when each is due,
+    /// and the same in one sorted queue (an entry whose time no longer matches is stale).
+    private var scheduled: [String: Int64] = [:]
+    private var queue = TimerQueue<String>()
     private var waker: Task<Void, Never>?
+    private var wakerAt: Int64?
     private var stopped = false
+    private let epoch = ContinuousClock.now
 
     private let pendingGauge = Gauge(label: "mwid_mwi_pending_deliveries")
     private let latency = Metrics.Timer(label: "mwid_mwi_delivery_duration")
@@ -59,6 +64,10 @@ public actor MWIDispatcher {
 
     /// Gateways known down are tried last (after the ones up) instead of first.
     public func use(_ health: GatewayHealth) { self.health = health }
+
+    /// Subscribers are told of each state the dispatcher reads, in the same pass as the
+    /// gateways (one pipeline, one coalescing).
+    public func use(_ subscriptions: SubscriptionServer) { self.subscriptions = subscriptions }
 
     /// A mailbox's state changed (committed): deliver it. Safe from any context.
     public nonisolated func stateChanged(mailbox: String) {
@@ -87,35 +96,57 @@ public actor MWIDispatcher {
 
     // MARK: Scheduling
 
+    /// Nanoseconds since `epoch`: the scheduler's time.
+    private func now() -> Int64 {
+        let elapsed = (clock.now - epoch).components
+        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let c = duration.components
+        return c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
+    }
+
     func enqueue(_ mailbox: String) {
         guard !stopped else { return }
         if inFlight.contains(mailbox) {
             changedAgain.insert(mailbox)
             return
         }
-        let due = max(notBefore[mailbox] ?? clock.now, clock.now)
+        let now = now()
+        let due = max(notBefore[mailbox] ?? now, now)
         if let already = scheduled[mailbox], already <= due { return }
         scheduled[mailbox] = due
+        queue.schedule(mailbox, at: due)
+        if queue.count > 2 * scheduled.count + 1024 {
+            queue.compact { [scheduled] entry in scheduled[entry.id] != entry.deadline }
+        }
         startDue()
         pendingGauge.record(inFlight.count + scheduled.count)
     }
 
-    /// Starts every delivery that is due and fits in the concurrency budget, and sleeps
-    /// until the next one is due (one wake-up for all mailboxes).
+    /// Starts every delivery that is due and fits in the concurrency budget, earliest
+    /// first, and sleeps until the next one is due (one wake-up for all mailboxes).
     private func startDue() {
-        let now = clock.now
-        let due = scheduled.filter { $0.value <= now }.sorted { $0.value < $1.value }
-        for (mailbox, _) in due where inFlight.count < settings.concurrency {
-            scheduled.removeValue(forKey: mailbox)
-            inFlight.insert(mailbox)
+        let now = now()
+        while inFlight.count < settings.concurrency, let entry = queue.popFirst(dueAt: now) {
+            guard scheduled[entry.id] == entry.deadline else { continue }  // superseded
+            scheduled[entry.id] = nil
+            inFlight.insert(entry.id)
+            let mailbox = entry.id
             Task { await self.deliver(mailbox) }
         }
-        waker?.cancel()
-        waker = nil
-        guard let next = scheduled.values.min() else { return }
         // Due but no free slot: the next delivery to finish starts it, no polling.
-        if next <= now && inFlight.count >= settings.concurrency { return }
-        let wait = next > now ? next - now : .milliseconds(1)
+        guard inFlight.count < settings.concurrency, let next = queue.earliest else {
+            waker?.cancel()
+            waker = nil
+            wakerAt = nil
+            return
+        }
+        if let wakerAt, wakerAt <= next, waker != nil { return }
+        waker?.cancel()
+        wakerAt = next
+        let wait = Duration.nanoseconds(max(next - now, 1_000_000))
         waker = Task { [clock] in
             try? await clock.sleep(for: wait)
             guard !Task.isCancelled else { return }
@@ -125,16 +156,17 @@ public actor MWIDispatcher {
 
     private func wake() {
         waker = nil
+        wakerAt = nil
         startDue()
     }
 
-    private func finished(_ mailbox: String, sentAt: ContinuousClock.Instant?) {
+    private func finished(_ mailbox: String, sentAt: Int64?) {
         defer { pendingGauge.record(inFlight.count + scheduled.count) }
         inFlight.remove(mailbox)
-        if let sentAt { notBefore[mailbox] = sentAt + settings.notifyInterval }
+        if let sentAt { notBefore[mailbox] = sentAt + Self.nanoseconds(settings.notifyInterval) }
         if changedAgain.remove(mailbox) != nil { enqueue(mailbox) } else { startDue() }
         if notBefore.count > 10_000 {
-            let now = clock.now
+            let now = now()
             notBefore = notBefore.filter { $0.value > now }
         }
     }
@@ -146,17 +178,23 @@ public actor MWIDispatcher {
     private func deliver(_ mailbox: String) async {
         let started = clock.now
         var backoff = settings.retryBackoff
-        var lastSent: ContinuousClock.Instant?
+        var lastSent: Int64?
         while !stopped {
             let context: DeliveryContext
             do {
                 context = try await storage.deliveryContext(mailbox: mailbox)
             } catch let error as DirectoryError where error.code == .notFound {
-                break  // the mailbox was removed
+                await subscriptions?.mailboxRemoved(mailbox)  // the mailbox was removed
+                break
             } catch {
                 // Fail safe: without the stored state nothing is sent.
                 logger.error("cannot read the MWI state", metadata: ["mailbox": "\(mailbox)", "error": "\(error)"])
                 break
+            }
+            if let subscribed = await subscriptions?.deliver(context) {
+                if subscribed.started > 0, lastSent == nil { lastSent = now() }
+                // A dial plan may let live subscriptions alone carry the lamp.
+                if subscribed.live > 0, !context.dialPlan.unsolicitedNotifyWhenSubscribed { break }
             }
             guard context.isPending else { break }
             let decision = context.decision
@@ -164,12 +202,12 @@ public actor MWIDispatcher {
                 // SPEC §2.2: a lamp left lit when MWI is switched off gets one last "no", then silence.
                 if let acknowledged = context.acknowledged, acknowledged.state.messagesWaiting,
                    let gateway = Self.finalNoGateway(context, lastAcknowledgedBy: acknowledged.gateway) {
-                    lastSent = clock.now
+                    lastSent = now()
                     _ = await attemptRound(context, gateways: [gateway], state: MessageWaitingState())
                 }
                 break
             }
-            lastSent = clock.now
+            lastSent = now()
             if await attemptRound(context, gateways: await ordered(decision.gateways), state: context.state) {
                 let elapsed = (clock.now - started).components
                 latency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)

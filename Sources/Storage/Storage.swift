@@ -65,6 +65,18 @@ public protocol Storage: Sendable {
     /// The newest attempts first.
     func attempts(mailbox identity: String, limit: Int) async throws -> [DeliveryAttempt]
 
+    // MARK: Subscriptions (RFC 6665)
+    /// The mailboxes a SUBSCRIBE can name: those whose extension is `extension` (in any
+    /// dial plan) or whose `sipResourceIdentifier` is one of `resourceIdentifiers`.
+    func mailboxes(extension: String?, resourceIdentifiers: [String]) async throws -> [UMMailbox]
+    /// Every stored subscription (to re-arm them after a restart).
+    func subscriptions() async throws -> [MWISubscription]
+    /// Stores a new subscription or the new state of one (refresh, CSeq reservation).
+    /// Refused with `notFound` when the mailbox no longer exists.
+    func save(_ subscription: MWISubscription) async throws
+    /// Forgets a subscription; nothing happens when it is already gone.
+    func removeSubscription(id: String) async throws
+
     // MARK: Event log
     func events(_ query: EventQuery) async throws -> [DirectoryEvent]
     func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws

@@ -19,6 +19,8 @@ protocol DirectoryNoun {
     static var setExample: String { get }
     /// Query options of `list` (after, limit, filters), as (option value, query key) pairs.
     static var listFilters: Bool { get }
+    /// Commands of this noun besides list, get, new, set and remove.
+    static var extraCommands: [any ParsableCommand.Type] { get }
 }
 
 /// Options that map to JSON fields; only the options given are sent.
@@ -38,6 +40,7 @@ extension Optional where Wrapped == Bool {
 }
 
 extension DirectoryNoun {
+    static var extraCommands: [any ParsableCommand.Type] { [] }
     static var article: String { "aeiouAEIOU".contains(what.first ?? "x") ? "an" : "a" }
 }
 
@@ -51,7 +54,7 @@ struct NounCommand<Noun: DirectoryNoun>: AsyncParsableCommand {
             commandName: Noun.command,
             abstract: "\(Noun.plural.prefix(1).uppercased() + Noun.plural.dropFirst()) (\(Noun.cmdlets)).",
             discussion: "Examples:\n  \(Noun.newExample)\n  \(Noun.setExample)\n  mwictl \(Noun.command) list",
-            subcommands: [List.self, Get.self, New.self, Set.self, Remove.self])
+            subcommands: [List.self, Get.self, New.self, Set.self, Remove.self] + Noun.extraCommands)
     }
 
     struct List: AsyncParsableCommand {
@@ -166,9 +169,12 @@ enum DialPlanNoun: DirectoryNoun {
         @Option(name: .customLong("uri-type"), help: "TelExtn, SipName or E164.") var uriType: String?
         @Option(name: .customLong("voip-security"), help: "Unsecured, SIPSecured or Secured.") var voipSecurity: String?
         @Option(help: "Country calling code, e.g. 33.") var countryOrRegionCode: String?
+        @Option(help: "true or false: unsolicited NOTIFYs go on for mailboxes whose phones subscribe (default true).")
+        var unsolicitedNotifyWhenSubscribed: Bool?
         func fields() throws -> [String: JSONValue] {
             compact(["numberOfDigitsInExtension": numberOfDigitsInExtension.json, "uriType": uriType.json,
-                     "voipSecurity": voipSecurity.json, "countryOrRegionCode": countryOrRegionCode.json])
+                     "voipSecurity": voipSecurity.json, "countryOrRegionCode": countryOrRegionCode.json,
+                     "unsolicitedNotifyWhenSubscribed": unsolicitedNotifyWhenSubscribed.json])
         }
     }
 }
@@ -235,6 +241,7 @@ enum MailboxNoun: DirectoryNoun {
     ]
     static let newExample = "mwictl mailbox new alice@example.com --extension 1234 --dial-plan Paris --policy Default"
     static let setExample = "mwictl mailbox set alice@example.com --um-sms-notification-option VoiceMail"
+    static var extraCommands: [any ParsableCommand.Type] { [SubscriptionsCommand.self] }
 
     struct Fields: FieldOptions {
         @Option(name: [.customLong("extension"), .customLong("extensions")], help: "The primary extension (digits).")
@@ -251,6 +258,49 @@ enum MailboxNoun: DirectoryNoun {
             compact(["extension": `extension`.json, "dialPlan": dialPlan.json, "policy": policy.json,
                      "sipResourceIdentifier": sipResourceIdentifier.json,
                      "umSMSNotificationOption": umSMSNotificationOption.json, "sipPassword": sipPassword.json])
+        }
+    }
+}
+
+/// `mwictl mailbox subscriptions ID [--end SUBSCRIPTION | --end-all]`.
+struct SubscriptionsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subscriptions",
+        abstract: "The phones subscribed to a mailbox's message-summary; end one or all of them.",
+        discussion: """
+            An ended subscription gets a final NOTIFY (terminated;reason=deactivated): a phone \
+            that is still there subscribes again at once.
+            Examples:
+              mwictl mailbox subscriptions alice@example.com
+              mwictl mailbox subscriptions alice@example.com --end 3f2a9c0d11b4e785
+            """)
+    @OptionGroup var options: ServerOptions
+    @Argument(help: "The mailbox's identity.") var mailbox: String
+    @Option(help: "End the subscription with this id.") var end: String?
+    @Flag(help: "End every subscription of the mailbox.") var endAll = false
+
+    static let columns: [(header: String, key: String)] = [
+        ("ID", "id"), ("SUBSCRIBER", "subscriber"), ("CONTACT", "contact"), ("TRANSPORT", "transport"),
+        ("EXPIRES", "expiresAt"), ("NOTIFIED", "notifiedState"), ("LAST RESPONSE", "lastResponse"),
+    ]
+
+    func run() async throws {
+        try await runReporting {
+            if end != nil && endAll { throw CLIError("give --end ID or --end-all, not both") }
+            let client = try APIClient(options: options)
+            let base = "/mailboxes/\(APIClient.segment(mailbox))/subscriptions"
+            var ids: [String] = end.map { [$0] } ?? []
+            if endAll, case .array(let rows) = try await client.send(.GET, base) {
+                ids = rows.compactMap { $0["id"]?.text }
+            }
+            if end != nil || endAll {
+                for id in ids { try await client.send(.DELETE, "\(base)/\(APIClient.segment(id))") }
+                if options.json { Output.printJSON(["ended": .array(ids.map { .string($0) })]) } else {
+                    print(ids.isEmpty ? "no subscription to end" : "ended \(ids.count) subscription(s)")
+                }
+                return
+            }
+            Output.print(try await client.send(.GET, base), json: options.json, columns: Self.columns)
         }
     }
 }

@@ -11,6 +11,31 @@ struct FileConfiguration: Decodable {
     var sip: SIP?
     var tls: TLS?
     var mwi: MWI?
+    var subscriptions: Subscriptions?
+
+    struct Subscriptions: Decodable {
+        var minExpires: Int?
+        var maxExpires: Int?
+        var perMailbox: Int?
+        var total: Int?
+        var requestRate: Double?
+        var requestBurst: Double?
+        var nonceLifetime: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime
+        }
+        init(from decoder: any Decoder) throws {
+            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            minExpires = try c.decodeIfPresent(Int.self, forKey: .minExpires)
+            maxExpires = try c.decodeIfPresent(Int.self, forKey: .maxExpires)
+            perMailbox = try c.decodeIfPresent(Int.self, forKey: .perMailbox)
+            total = try c.decodeIfPresent(Int.self, forKey: .total)
+            requestRate = try c.decodeIfPresent(Double.self, forKey: .requestRate)
+            requestBurst = try c.decodeIfPresent(Double.self, forKey: .requestBurst)
+            nonceLifetime = try c.decodeIfPresent(Int.self, forKey: .nonceLifetime)
+        }
+    }
 
     struct MWI: Decodable {
         var notifyInterval: Double?
@@ -34,7 +59,9 @@ struct FileConfiguration: Decodable {
         var tls: [String]?
         var advertisedHost: String?
         var t1: Int?
-        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1 }
+        var realm: String?
+        var trustedPeers: [String]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1, realm, trustedPeers }
         init(from decoder: any Decoder) throws {
             try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -43,6 +70,8 @@ struct FileConfiguration: Decodable {
             tls = try c.decodeIfPresent([String].self, forKey: .tls)
             advertisedHost = try c.decodeIfPresent(String.self, forKey: .advertisedHost)
             t1 = try c.decodeIfPresent(Int.self, forKey: .t1)
+            realm = try c.decodeIfPresent(String.self, forKey: .realm)
+            trustedPeers = try c.decodeIfPresent([String].self, forKey: .trustedPeers)
         }
     }
 
@@ -64,7 +93,7 @@ struct FileConfiguration: Decodable {
         }
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi }
+    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi, subscriptions }
 
     init() {}
 
@@ -77,6 +106,7 @@ struct FileConfiguration: Decodable {
         sip = try c.decodeIfPresent(SIP.self, forKey: .sip)
         tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
         mwi = try c.decodeIfPresent(MWI.self, forKey: .mwi)
+        subscriptions = try c.decodeIfPresent(Subscriptions.self, forKey: .subscriptions)
     }
 
     static func rejectUnknown(_ decoder: any Decoder, _ allowed: [String]) throws {
@@ -102,7 +132,11 @@ struct FileConfiguration: Decodable {
             throw ConfigurationError("\(path): \(error.message)")
         } catch let DecodingError.typeMismatch(type, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ConfigurationError("\(path): \(key) must be \(type == Bool.self ? "true or false" : type == String.self ? "a string" : "a list of HOST:PORT")")
+            let listeners = ["sip.udp", "sip.tcp", "sip.tls"].contains { key.hasPrefix($0) }
+            let expected = type == Bool.self ? "true or false" : type == String.self ? "a string"
+                : type == Int.self ? "a whole number" : type == Double.self ? "a number"
+                : listeners ? "a list of HOST:PORT" : "a list of strings"
+            throw ConfigurationError("\(path): \(key) must be \(expected)")
         } catch {
             throw ConfigurationError("\(path) is not valid YAML for mwid: \(error)")
         }

@@ -1,4 +1,4 @@
-import AdminAPI
+public import AdminAPI
 import ArgumentParser
 import Foundation
 import Hummingbird
@@ -11,6 +11,8 @@ import SIP
 import SIPTransport
 import ServiceLifecycle
 import Storage
+import Synchronization
+import UnifiedMessaging
 
 /// The mwid server: the directory on its storage, the REST API and the SIP endpoint,
 /// run as one service group that stops gracefully on SIGTERM or SIGINT.
@@ -86,6 +88,34 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("mwi-refresh-interval"), help: "Every lamp is re-sent once per this many seconds, spread evenly (default 43200; 0: never).")
     var mwiRefreshInterval: Double?
 
+    @Option(name: .customLong("sip-realm"), help: "Digest realm of mwid's challenges (default: --sip-advertised-host, else mwid).")
+    var sipRealm: String?
+
+    @Option(name: .customLong("sip-trusted-peer"),
+            help: "ADDRESS or NETWORK/PREFIX allowed to SUBSCRIBE to any mailbox without digest (repeatable; none by default).")
+    var sipTrustedPeers: [String] = []
+
+    @Option(name: .customLong("sip-request-rate"), help: "SUBSCRIBE and REGISTER requests per second one address may send (default 20).")
+    var sipRequestRate: Double?
+
+    @Option(name: .customLong("sip-request-burst"), help: "… and in a burst (default 100).")
+    var sipRequestBurst: Double?
+
+    @Option(name: .customLong("digest-nonce-lifetime"), help: "Seconds a digest nonce is good for (default 300).")
+    var digestNonceLifetime: Int?
+
+    @Option(name: .customLong("subscription-min-expires"), help: "Shortest subscription granted, in seconds (default 60; shorter: 423).")
+    var subscriptionMinExpires: Int?
+
+    @Option(name: .customLong("subscription-max-expires"), help: "Longest subscription granted, in seconds (default 86400).")
+    var subscriptionMaxExpires: Int?
+
+    @Option(name: .customLong("subscriptions-per-mailbox"), help: "Live subscriptions per mailbox (default 20; beyond: 503).")
+    var subscriptionsPerMailbox: Int?
+
+    @Option(name: .customLong("subscriptions-total"), help: "Live subscriptions in all (default 200000; beyond: 503).")
+    var subscriptionsTotal: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -156,7 +186,24 @@ struct MWID: AsyncParsableCommand {
                                                retryWindow: mwiRetryWindow ?? file.mwi?.retryWindow,
                                                healthInterval: mwiHealthInterval ?? file.mwi?.healthInterval,
                                                refreshInterval: mwiRefreshInterval ?? file.mwi?.refreshInterval)
-        let endpoint = SIPEndpoint(configuration: sipConfiguration, router: SIPRequestRouter(), logger: Logger(label: "mwid.sip"))
+        let subscriptionSettings = try subscriptionSettings(file, advertisedHost: sipConfiguration.advertisedHost)
+        // The router's handlers reach the subscription server, which sends through the
+        // endpoint the router belongs to: the server is handed over once both exist.
+        let notifier = Late<SubscriptionServer>()
+        var router = SIPRequestRouter(allowEvents: [SubscriptionRules.package])
+        router.onReply(.subscribe) { request in
+            guard let server = notifier.value else { return SIPReply(request.message.makeResponse(statusCode: 503)) }
+            return await server.handleSubscribe(request)
+        }
+        router.on(.register) { request in
+            guard let server = notifier.value else { return request.message.makeResponse(statusCode: 503) }
+            return await server.handleRegister(request)
+        }
+        // mwid subscribes to nothing: a NOTIFY is always outside any subscription (SPEC §2.8).
+        router.on(.notify) { request in
+            request.message.makeResponse(statusCode: 481, reasonPhrase: "Subscription Does Not Exist", toTag: SIPIdentifiers.tag())
+        }
+        let endpoint = SIPEndpoint(configuration: sipConfiguration, router: router, logger: Logger(label: "mwid.sip"))
         do {
             try await endpoint.start()
         } catch {
@@ -176,6 +223,10 @@ struct MWID: AsyncParsableCommand {
             throw StartupFailure("--http: \(error)")
         }
         let dispatcher = MWIDispatcher(storage: storage, transport: endpoint, settings: mwiSettings)
+        let subscriptions = SubscriptionServer(storage: storage, transport: endpoint, settings: subscriptionSettings)
+        await subscriptions.onChange { dispatcher.stateChanged(mailbox: $0) }
+        await dispatcher.use(subscriptions)
+        notifier.set(subscriptions)
         let health = mwiSettings.healthInterval.map { interval in
             GatewayHealth(storage: storage, transport: endpoint, interval: interval) { gateway in
                 // A gateway back from the dead: every lamp behind it, at once (paced by the dispatcher).
@@ -188,9 +239,10 @@ struct MWID: AsyncParsableCommand {
         let refresher = mwiSettings.refreshInterval.map { interval in
             RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailbox: $0) }
         }
+        await subscriptions.restore()
         await dispatcher.resume()
         let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
-                           stateChanged: { dispatcher.stateChanged(mailbox: $0) })
+                           stateChanged: { dispatcher.stateChanged(mailbox: $0) }, subscriptions: subscriptions)
         let application = Application(
             router: api.makeRouter(),
             configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),
@@ -205,7 +257,8 @@ struct MWID: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: HTTPService(application: application, listener: httpListener)),
-                .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher, health: health, refresher: refresher)),
+                .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher, subscriptions: subscriptions, health: health,
+                                          refresher: refresher)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "mwid.lifecycle")))
@@ -216,6 +269,48 @@ struct MWID: AsyncParsableCommand {
             throw StartupFailure(Self.explain(error))
         }
         logger.info("stopped")
+    }
+
+    /// The notifier's settings: flags over the file over the defaults, each checked.
+    func subscriptionSettings(_ file: FileConfiguration, advertisedHost: String?) throws -> SubscriptionSettings {
+        var settings = SubscriptionSettings()
+        let f = file.subscriptions
+        settings.realm = sipRealm ?? file.sip?.realm ?? advertisedHost ?? "mwid"
+        guard !settings.realm.isEmpty, !settings.realm.contains("\""), settings.realm.allSatisfy({ $0.isASCII && !$0.isNewline }) else {
+            throw StartupFailure("the SIP realm must be non-empty ASCII without quotes (got \"\(settings.realm)\")")
+        }
+        for text in sipTrustedPeers.isEmpty ? file.sip?.trustedPeers ?? [] : sipTrustedPeers {
+            guard let range = AddressRange(text) else {
+                throw StartupFailure("trusted SIP peer \"\(text)\" is not an IP address or NETWORK/PREFIX (such as 192.0.2.0/24)")
+            }
+            settings.trustedPeers.append(range)
+        }
+        func whole(_ value: Int?, _ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                throw StartupFailure("\(name) must be \(range.lowerBound) to \(range.upperBound) (got \(value))")
+            }
+            return value
+        }
+        if let v = try whole(subscriptionMinExpires ?? f?.minExpires, "the minimum subscription expiry", 1...86_400) { settings.minimumExpires = v }
+        if let v = try whole(subscriptionMaxExpires ?? f?.maxExpires, "the maximum subscription expiry", 1...(30 * 86_400)) { settings.maximumExpires = v }
+        guard settings.maximumExpires >= settings.minimumExpires else {
+            throw StartupFailure("the maximum subscription expiry (\(settings.maximumExpires) s) is below the minimum (\(settings.minimumExpires) s)")
+        }
+        settings.defaultExpires = min(max(settings.defaultExpires, settings.minimumExpires), settings.maximumExpires)
+        if let v = try whole(subscriptionsPerMailbox ?? f?.perMailbox, "subscriptions per mailbox", 1...10_000) { settings.maximumPerMailbox = v }
+        if let v = try whole(subscriptionsTotal ?? f?.total, "the total of subscriptions", 1...10_000_000) { settings.maximumTotal = v }
+        if let v = try whole(digestNonceLifetime ?? f?.nonceLifetime, "the digest nonce lifetime", 10...86_400) { settings.nonceLifetime = v }
+        if let rate = sipRequestRate ?? f?.requestRate {
+            guard rate > 0, rate <= 1_000_000 else { throw StartupFailure("the SIP request rate must be above 0 and at most 1000000 (got \(rate))") }
+            settings.requestRate = rate
+            settings.requestBurst = max(settings.requestBurst, rate)
+        }
+        if let burst = sipRequestBurst ?? f?.requestBurst {
+            guard burst >= 1, burst <= 10_000_000 else { throw StartupFailure("the SIP request burst must be 1 to 10000000 (got \(burst))") }
+            settings.requestBurst = burst
+        }
+        return settings
     }
 
     static func mwiSettings(notifyInterval: Double?, retryWindow: Double?, healthInterval: Double?,
@@ -280,6 +375,7 @@ struct HTTPService: Service {
 struct SIPService: Service {
     let endpoint: SIPEndpoint
     let dispatcher: MWIDispatcher
+    let subscriptions: SubscriptionServer
     let health: GatewayHealth?
     let refresher: RefreshScheduler?
 
@@ -292,9 +388,19 @@ struct SIPService: Service {
         for loop in loops { loop.cancel() }
         Logger(label: "mwid").info("stopping")
         await dispatcher.stop()
+        await subscriptions.stop()
         await endpoint.shutdown()
     }
 }
+
+/// A value handed over once, after the things that need it were made.
+final class Late<Value: Sendable>: Sendable {
+    private let box = Mutex<Value?>(nil)
+    var value: Value? { box.withLock { $0 } }
+    func set(_ value: Value) { box.withLock { $0 = value } }
+}
+
+extension SubscriptionServer: SubscriptionDirectory {}
 
 enum MWIDVersion {
     static let string = "0.2.0"

@@ -220,6 +220,8 @@ import UnifiedMessaging
                 "/api/v1/mailboxes/{identity}/messages": ["get", "post"],
                 "/api/v1/mailboxes/{identity}/messages/{id}": ["get", "patch", "delete"],
                 "/api/v1/mailboxes/{identity}/mwi": ["get"], "/api/v1/events": ["get"], "/api/v1/mwi/refresh": ["post"],
+                "/api/v1/mailboxes/{identity}/subscriptions": ["get"],
+                "/api/v1/mailboxes/{identity}/subscriptions/{id}": ["delete"],
                 "/api/v1/openapi.json": ["get"], "/healthz": ["get"], "/metrics": ["get"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))

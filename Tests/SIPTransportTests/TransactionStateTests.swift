@@ -83,7 +83,7 @@ import Testing
     }
 
     @Test func timerQueuePopsInOrder() {
-        var q = TimerQueue()
+        var q = TimerQueue<UInt64>()
         var rng = SystemRandomNumberGenerator()
         var deadlines: [Int64] = []
         for id in 0..<2_000 {

@@ -41,7 +41,8 @@ import UnifiedMessaging
             _ = try await storage.deposit(VoiceMessageDeposit(from: "+33142685300", durationSeconds: 12, urgent: true),
                                           mailbox: "alice@example.com", id: "m1", at: Date(timeIntervalSince1970: 1_800_000_000))
             #expect(try await storage.appliedMigrations() == ["v1: directory, voice messages, event log",
-                                                              "v2: MWI delivery: state versions, acknowledged states, attempts"])
+                                                              "v2: MWI delivery: state versions, acknowledged states, attempts",
+                                                              "v3: subscriptions, unsolicited NOTIFYs per dial plan"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])
@@ -204,5 +205,44 @@ import UnifiedMessaging
         let notADatabase = folder.appendingPathComponent("junk.sqlite")
         try Data(repeating: 0x41, count: 4096).write(to: notADatabase)
         #expect(throws: (any Error).self) { _ = try SQLiteStorage(path: notADatabase.path) }
+    }
+
+    @Test func subscriptionsAreKeptUpdatedAndGoWithTheirMailbox() async throws {
+        let storage = try await seeded()
+        _ = try await storage.create(UMMailbox(identity: "bob@example.com", extension: "1235", dialPlan: "Paris", policy: "Default",
+                                               sipResourceIdentifier: nil))
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        var subscription = MWISubscription(
+            id: "a1b2c3d4e5f60718", mailbox: "alice@example.com", callID: "c1@192.0.2.50", remoteTag: "ph1",
+            localURI: "<sip:1234@mwid>", remoteURI: "<sip:1234@mwid>", remoteTarget: "sip:phone@192.0.2.50:5062",
+            routeSet: ["<sip:p1;lr>", "<sip:p2;lr>"], transport: "tcp", source: "192.0.2.50:40000", eventID: "7",
+            remoteCSeq: 2, localCSeqReserved: 1001, expiresAt: at.addingTimeInterval(3600), createdAt: at, subscriber: "digest 1234")
+        try await storage.save(subscription)
+        #expect(try await SQLiteStorage(path: path).subscriptions() == [subscription], "everything survives a reopen")
+        subscription.remoteCSeq = 3
+        subscription.expiresAt = at.addingTimeInterval(7200)
+        subscription.localCSeqReserved = 2001
+        try await storage.save(subscription)
+        #expect(try await storage.subscriptions() == [subscription], "a save updates in place")
+        var orphan = subscription
+        orphan.id = "ffffffffffffffff"
+        orphan.mailbox = "nobody"
+        #expect(await refusal { try await storage.save(orphan) }?.code == .notFound)
+        try await storage.removeMailbox(identity: "alice@example.com")
+        #expect(try await storage.subscriptions().isEmpty, "a mailbox's subscriptions go with it")
+        try await storage.removeSubscription(id: "a1b2c3d4e5f60718")  // already gone: nothing happens
+    }
+
+    @Test func mailboxesAreFoundByExtensionOrResourceIdentifier() async throws {
+        let storage = try await seeded()
+        _ = try await storage.create(DialPlan(name: "Sip", numberOfDigitsInExtension: 4, uriType: .sipName))
+        _ = try await storage.create(MailboxPolicy(name: "SipDefault", dialPlan: "Sip"))
+        _ = try await storage.create(UMMailbox(identity: "carol@example.com", extension: "1234", dialPlan: "Sip", policy: "SipDefault",
+                                               sipResourceIdentifier: "sip:carol@example.com"))
+        let byExtension = try await storage.mailboxes(extension: "1234", resourceIdentifiers: [])
+        #expect(Set(byExtension.map(\.identity)) == ["alice@example.com", "carol@example.com"], "one extension in two dial plans")
+        let byURI = try await storage.mailboxes(extension: "carol", resourceIdentifiers: ["carol", "sip:carol@example.com"])
+        #expect(byURI.map(\.identity) == ["carol@example.com"])
+        #expect(try await storage.mailboxes(extension: "9999", resourceIdentifiers: ["sip:9999@x"]).isEmpty)
     }
 }

@@ -93,6 +93,8 @@ enum OpenAPIDocument {
                 "uriType": enumeration(URIType.self, "how users are named in SIP"),
                 "voipSecurity": enumeration(VoIPSecurity.self, "Unsecured: TCP; SIPSecured and Secured: TLS"),
                 "countryOrRegionCode": nullableString,
+                "unsolicitedNotifyWhenSubscribed": ["type": "boolean",
+                                                    "description": "unsolicited NOTIFYs go on for mailboxes with live subscriptions (default true)"],
             ], required: ["name", "numberOfDigitsInExtension"]),
             "IPGateway": object([
                 "name": string, "address": ["type": "string", "description": "IPv4, IPv6 or FQDN"],
@@ -136,7 +138,15 @@ enum OpenAPIDocument {
                 "lastAttempts": ["type": "array", "items": object([
                     "gateway": string, "transport": string, "at": time, "response": string, "delivered": boolean, "state": string,
                 ], required: ["gateway", "transport", "at", "response", "delivered", "state"])],
+                "subscriptions": ["type": "integer", "description": "live subscriptions to the mailbox"],
             ], required: ["new", "old", "urgentNew", "urgentOld", "messagesWaiting", "enabled", "reason"]),
+            "Subscription": object([
+                "id": string, "mailbox": string,
+                "subscriber": ["type": "string", "description": "who authenticated: digest USER or trusted ADDRESS"],
+                "contact": string, "transport": string, "source": string, "createdAt": time, "expiresAt": time,
+                "notifiedState": nullableString, "lastNotifyAt": ["type": ["string", "null"], "format": "date-time"],
+                "lastResponse": nullableString,
+            ], required: ["id", "mailbox", "subscriber", "contact", "transport", "source", "createdAt", "expiresAt"]),
             "Event": object([
                 "id": integer, "at": time, "level": ["type": "string", "enum": ["info", "warning", "error"]],
                 "kind": string, "subject": string, "message": string,

@@ -11,6 +11,7 @@ struct DirectoryRoutes<Context: RequestContext> {
     let clock: @Sendable () -> Date
     let makeID: @Sendable () -> String
     let stateChanged: @Sendable (String) -> Void
+    let subscriptions: (any SubscriptionDirectory)?
 
     func register(in table: RouteTable<Context>) {
         let storage = self.storage, stateChanged = self.stateChanged
@@ -71,9 +72,22 @@ struct DirectoryRoutes<Context: RequestContext> {
                    },
                    get: { try await storage.mailbox(identity: $0) },
                    create: { try await storage.create($0) },
-                   update: { id, patch in try await storage.updateMailbox(identity: id) { $0 = try APICoding.merge(patch, into: $0) } },
-                   remove: { try await storage.removeMailbox(identity: $0) })
+                   update: { id, patch in
+                       let before = try await storage.mailbox(identity: id)
+                       let after = try await storage.updateMailbox(identity: id) { $0 = try APICoding.merge(patch, into: $0) }
+                       // Moved, renumbered or under another policy: its lamp where it now is.
+                       if (before.dialPlan, before.extension, before.sipResourceIdentifier, before.policy)
+                           != (after.dialPlan, after.extension, after.sipResourceIdentifier, after.policy) {
+                           _ = try await refresh(.mailbox(id))
+                       }
+                       return after
+                   },
+                   remove: { identity in
+                       try await storage.removeMailbox(identity: identity)
+                       stateChanged(identity)  // its subscribers are told it is gone
+                   })
         messages(table)
+        subscriptionRoutes(table)
         events(table)
         table.add(.post, "/api/v1/mwi/refresh", "Re-send the MWI state of one mailbox, a gateway's, a dial plan's, a policy's or all",
                   request: "RefreshRequest", responses: [(202, "RefreshResult"), (400, "Error"), (404, "Error")]) { request, context in
@@ -188,7 +202,30 @@ struct DirectoryRoutes<Context: RequestContext> {
             let identity = try APIResponses.parameter("identity", context)
             let delivery = try await storage.deliveryContext(mailbox: identity)
             let attempts = try await storage.attempts(mailbox: identity, limit: 10)
-            return try APIResponses.json(MWIStatus(delivery, attempts: attempts))
+            let subscribed = await subscriptions?.count(mailbox: identity) ?? 0
+            return try APIResponses.json(MWIStatus(delivery, attempts: attempts, subscriptions: subscribed))
+        }
+    }
+
+    /// `mailboxes/{identity}/subscriptions`: the phones subscribed to a mailbox (SPEC §2.7).
+    private func subscriptionRoutes(_ table: RouteTable<Context>) {
+        let storage = self.storage, subscriptions = self.subscriptions
+        let base = "/api/v1/mailboxes/{identity}/subscriptions"
+        table.add(.get, base, "The live message-summary subscriptions of a mailbox",
+                  responses: [(200, "[Subscription]"), (404, "Error")]) { _, context in
+            let identity = try APIResponses.parameter("identity", context)
+            _ = try await storage.mailbox(identity: identity)
+            return try APIResponses.json(await subscriptions?.subscriptions(mailbox: identity) ?? [])
+        }
+        table.add(.delete, "\(base)/{id}", "End a subscription (the subscriber gets a final NOTIFY)",
+                  responses: [(204, nil), (404, "Error")]) { _, context in
+            let identity = try APIResponses.parameter("identity", context)
+            let id = try APIResponses.parameter("id", context)
+            _ = try await storage.mailbox(identity: identity)
+            guard await subscriptions?.end(id: id, mailbox: identity) == true else {
+                throw DirectoryError.notFound("subscription", id)
+            }
+            return APIResponses.noContent()
         }
     }
 
@@ -255,6 +292,8 @@ struct MWIStatus: Codable, Sendable {
     var acknowledged: Bool
     var acknowledgedState: Acknowledged?
     var lastAttempts: [Attempt]
+    /// Live subscriptions to the mailbox (phones kept current by in-dialog NOTIFYs).
+    var subscriptions: Int
 
     struct Acknowledged: Codable, Sendable {
         var new, old, urgentNew, urgentOld: Int
@@ -272,7 +311,8 @@ struct MWIStatus: Codable, Sendable {
         var state: String
     }
 
-    init(_ delivery: DeliveryContext, attempts: [DeliveryAttempt]) {
+    init(_ delivery: DeliveryContext, attempts: [DeliveryAttempt], subscriptions: Int) {
+        self.subscriptions = subscriptions
         let decision = delivery.decision
         new = delivery.state.new
         old = delivery.state.old
@@ -296,6 +336,7 @@ struct MWIStatus: Codable, Sendable {
     func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
             case new, old, urgentNew, urgentOld, messagesWaiting, enabled, reason, gateways, acknowledged, acknowledgedState, lastAttempts
+            case subscriptions
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(new, forKey: .new)
@@ -309,5 +350,6 @@ struct MWIStatus: Codable, Sendable {
         try c.encode(acknowledged, forKey: .acknowledged)
         try c.encode(acknowledgedState, forKey: .acknowledgedState)
         try c.encode(lastAttempts, forKey: .lastAttempts)
+        try c.encode(subscriptions, forKey: .subscriptions)
     }
 }

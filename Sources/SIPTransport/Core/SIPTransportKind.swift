@@ -31,11 +31,16 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
     /// `nil` means the transport's default port.
     public var port: Int?
     public var transport: SIPTransportKind
+    /// TCP and TLS: use the connection already open to this address (one the peer opened
+    /// to us, say) and fail at once with `connectionClosed` when there is none, instead
+    /// of connecting — for a peer's ephemeral port, where a new connection cannot succeed.
+    public var existingConnectionOnly: Bool
 
-    public init(host: String, port: Int? = nil, transport: SIPTransportKind) {
+    public init(host: String, port: Int? = nil, transport: SIPTransportKind, existingConnectionOnly: Bool = false) {
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = port
         self.transport = transport
+        self.existingConnectionOnly = existingConnectionOnly
     }
 
     public var effectivePort: Int { port ?? transport.defaultPort }

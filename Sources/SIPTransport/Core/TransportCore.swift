@@ -64,7 +64,7 @@ final class TransportCore {
     var servers: [UInt64: ServerTransaction] = [:]
     var serverIndex: [ServerKey: UInt64] = [:]
     var nextID: UInt64 = 1
-    var timers = TimerQueue()
+    var timers = TimerQueue<UInt64>()
     var wakeUp: Scheduled<Void>?
     var wakeUpAt: Int64?
     var shuttingDown = false
@@ -94,32 +94,38 @@ final class TransportCore {
         }
         // IP literals need no resolution: start at once, without a future in between.
         if let address = try? SocketAddress(ipAddress: peer.host, port: peer.effectivePort) {
-            return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers)
+            return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers,
+                         existingConnectionOnly: peer.existingConnectionOnly)
         }
         return resolve(peer).assumeIsolated().flatMap { address in
-            self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host, timers: timers)
+            self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host, timers: timers,
+                       existingConnectionOnly: peer.existingConnectionOnly)
         }.nonisolated()
     }
 
     private func start(_ request: SIPMessage, method: SIPMethod, transport: SIPTransportKind, address: SocketAddress,
-                       serverName: String?, timers: SIPTimers) -> EventLoopFuture<SIPMessage> {
+                       serverName: String?, timers: SIPTimers, existingConnectionOnly: Bool) -> EventLoopFuture<SIPMessage> {
         var request = request
         let branch = SIPIdentifiers.branch(using: &rng)
         // This endpoint is the request's first hop: its Via is the only one.
         request.headers.remove(.via)
         request.headers.insert(.via, viaValue(transport: transport, branch: branch), at: 0)
-        let bytes = ByteBuffer(bytes: request.serialize())
-        let promise = loop.makePromise(of: SIPMessage.self)
-        let id = nextID
-        nextID += 1
         let flow: Flow
         switch transport {
         case .udp:
             guard let udp = udpChannel else { return loop.makeFailedFuture(SIPTransportError.transportUnavailable(.udp)) }
             flow = .datagram(udp, address)
         case .tcp, .tls:
-            flow = .stream(ConnectionKey(transport: transport, address: address))
+            let key = ConnectionKey(transport: transport, address: address)
+            if existingConnectionOnly, connections[key]?.isActive != true {
+                return loop.makeFailedFuture(SIPTransportError.connectionClosed("no open \(transport) connection to \(address)"))
+            }
+            flow = .stream(key)
         }
+        let bytes = ByteBuffer(bytes: request.serialize())
+        let promise = loop.makePromise(of: SIPMessage.self)
+        let id = nextID
+        nextID += 1
         let now = Self.now()
         clients[id] = ClientTransaction(
             state: ClientTransactionState(now: now, reliable: transport.isReliable, timers: timers),
@@ -222,8 +228,11 @@ final class TransportCore {
         let loop = self.loop
         let core = NIOLoopBound(self, eventLoop: loop)
         Task {
-            let response = await router.handle(incoming)
-            loop.execute { core.value.respond(id, response) }
+            let reply = await router.handle(incoming)
+            loop.execute {
+                core.value.respond(id, reply.response)
+                reply.afterSending?()
+            }
         }
     }
 

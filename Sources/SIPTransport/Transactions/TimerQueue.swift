@@ -1,20 +1,25 @@
-/// One sorted queue for every transaction timer: a binary min-heap of (deadline, id).
-/// Entries are never removed early; when an entry pops, its owner checks whether the
-/// deadline is still the one it wants (lazy cancellation). So 100 000 transactions in
-/// flight cost 100 000 small heap entries and one scheduled wake-up, not 100 000 timers.
-struct TimerQueue: Sendable {
-    struct Entry: Sendable, Equatable {
-        var deadline: Int64
-        var id: UInt64
+/// One sorted queue for many timers: a binary min-heap of (deadline, id). Entries are
+/// never removed early; when an entry pops, its owner checks whether the deadline is
+/// still the one it wants (lazy cancellation). So 100 000 transactions in flight — or
+/// 100 000 subscriptions, or mailboxes waiting for their NOTIFY — cost 100 000 small
+/// heap entries and one scheduled wake-up, not 100 000 timers.
+///
+/// Deadlines are plain integers (nanoseconds of whatever clock the owner uses).
+public struct TimerQueue<ID: Sendable>: Sendable {
+    public struct Entry: Sendable {
+        public var deadline: Int64
+        public var id: ID
     }
 
     private var heap: [Entry] = []
 
-    var count: Int { heap.count }
-    var isEmpty: Bool { heap.isEmpty }
-    var earliest: Int64? { heap.first?.deadline }
+    public init() {}
 
-    mutating func schedule(_ id: UInt64, at deadline: Int64) {
+    public var count: Int { heap.count }
+    public var isEmpty: Bool { heap.isEmpty }
+    public var earliest: Int64? { heap.first?.deadline }
+
+    public mutating func schedule(_ id: ID, at deadline: Int64) {
         heap.append(Entry(deadline: deadline, id: id))
         var i = heap.count - 1
         while i > 0 {
@@ -26,7 +31,7 @@ struct TimerQueue: Sendable {
     }
 
     /// Removes and returns the entries due at `now`, earliest first.
-    mutating func popDue(now: Int64) -> [Entry] {
+    public mutating func popDue(now: Int64) -> [Entry] {
         var due: [Entry] = []
         while let first = heap.first, first.deadline <= now {
             due.append(first)
@@ -37,6 +42,28 @@ struct TimerQueue: Sendable {
             }
         }
         return due
+    }
+
+    /// Removes and returns the earliest entry if it is due at `now`.
+    public mutating func popFirst(dueAt now: Int64) -> Entry? {
+        guard let first = heap.first, first.deadline <= now else { return nil }
+        let last = heap.removeLast()
+        if !heap.isEmpty {
+            heap[0] = last
+            siftDown(0)
+        }
+        return first
+    }
+
+    /// Drops every entry `isStale` says is no longer wanted (to bound memory when many
+    /// entries were superseded), keeping the heap order.
+    public mutating func compact(removing isStale: (Entry) -> Bool) {
+        heap.removeAll(where: isStale)
+        var i = heap.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
     }
 
     private mutating func siftDown(_ start: Int) {

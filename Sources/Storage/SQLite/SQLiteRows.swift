@@ -9,11 +9,13 @@ extension DialPlan {
         self.init(name: row["name"], numberOfDigitsInExtension: row["number_of_digits"],
                   uriType: URIType(lenient: row["uri_type"] ?? "") ?? .telExtn,
                   voipSecurity: VoIPSecurity(lenient: row["voip_security"] ?? "") ?? .unsecured,
-                  countryOrRegionCode: row["country_code"])
+                  countryOrRegionCode: row["country_code"],
+                  unsolicitedNotifyWhenSubscribed: row["unsolicited_when_subscribed"] ?? true)
     }
 
     var arguments: StatementArguments {
-        [name, numberOfDigitsInExtension, uriType.rawValue, voipSecurity.rawValue, countryOrRegionCode]
+        [name, numberOfDigitsInExtension, uriType.rawValue, voipSecurity.rawValue, countryOrRegionCode,
+         unsolicitedNotifyWhenSubscribed]
     }
 }
 
@@ -100,5 +102,24 @@ extension Database {
 
     func run(_ sql: String, _ arguments: StatementArguments = []) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}
+
+extension MWISubscription {
+    /// The route set is stored one URI per line (a URI never holds a line break).
+    init(row: Row) {
+        let routes: String = row["route_set"] ?? ""
+        self.init(id: row["id"], mailbox: row["mailbox"], callID: row["call_id"], remoteTag: row["remote_tag"],
+                  localURI: row["local_uri"], remoteURI: row["remote_uri"], remoteTarget: row["remote_target"],
+                  routeSet: routes.split(separator: "\n").map(String.init), transport: row["transport"],
+                  source: row["source"], eventID: row["event_id"], remoteCSeq: row["remote_cseq"],
+                  localCSeqReserved: row["local_cseq_reserved"], expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+                  createdAt: Date(timeIntervalSince1970: row["created_at"]), subscriber: row["subscriber"])
+    }
+
+    var arguments: StatementArguments {
+        [id, mailbox, callID, remoteTag, localURI, remoteURI, remoteTarget, routeSet.joined(separator: "\n"), transport,
+         source, eventID, remoteCSeq, localCSeqReserved, expiresAt.timeIntervalSince1970, createdAt.timeIntervalSince1970,
+         subscriber]
     }
 }

@@ -105,6 +105,32 @@ enum SQLiteSchema {
                 CREATE INDEX mwi_attempt_by_mailbox ON mwi_attempt(mailbox, id);
                 """)
         }
+        migrator.registerMigration("v3: subscriptions, unsolicited NOTIFYs per dial plan") { db in
+            try db.execute(sql: """
+                ALTER TABLE dial_plan ADD COLUMN unsolicited_when_subscribed INTEGER NOT NULL DEFAULT 1;
+                CREATE INDEX mailbox_by_extension ON mailbox(extension);
+                CREATE INDEX mailbox_by_sip_resource ON mailbox(sip_resource_identifier);
+                CREATE TABLE subscription (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    call_id TEXT NOT NULL,
+                    remote_tag TEXT NOT NULL,
+                    local_uri TEXT NOT NULL,
+                    remote_uri TEXT NOT NULL,
+                    remote_target TEXT NOT NULL,
+                    route_set TEXT NOT NULL,
+                    transport TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    event_id TEXT,
+                    remote_cseq INTEGER NOT NULL,
+                    local_cseq_reserved INTEGER NOT NULL,
+                    expires_at REAL NOT NULL,
+                    created_at REAL NOT NULL,
+                    subscriber TEXT NOT NULL
+                );
+                CREATE INDEX subscription_by_mailbox ON subscription(mailbox);
+                """)
+        }
         return migrator
     }
 }

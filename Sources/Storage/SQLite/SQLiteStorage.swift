@@ -76,8 +76,10 @@ public final class SQLiteStorage: Storage {
             if try Self.findDialPlan(db, plan.name) != nil {
                 throw DirectoryError(.conflict, field: "name", "dial plan \(plan.name) already exists")
             }
-            try db.run("INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code) VALUES (?, ?, ?, ?, ?)",
-                           plan.arguments)
+            try db.run("""
+                INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code, unsolicited_when_subscribed)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, plan.arguments)
             try self.log(db, "dialplan.created", plan.name, "dial plan \(plan.name) created")
             return plan
         }
@@ -95,9 +97,11 @@ public final class SQLiteStorage: Storage {
                 : []
             let gateways = try Self.gateways(db, servingDialPlan: name)
             try DirectoryValidation.checkChange(plan, mailboxes: mailboxes, gateways: gateways)
-            try db.run("UPDATE dial_plan SET number_of_digits = ?, uri_type = ?, voip_security = ?, country_code = ? WHERE name = ?",
-                           [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
-                                       plan.countryOrRegionCode, name])
+            try db.run("""
+                UPDATE dial_plan SET number_of_digits = ?, uri_type = ?, voip_security = ?, country_code = ?,
+                    unsolicited_when_subscribed = ? WHERE name = ?
+                """, [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
+                      plan.countryOrRegionCode, plan.unsolicitedNotifyWhenSubscribed, name])
             try self.log(db, "dialplan.updated", name, "dial plan \(name) changed")
             return plan
         }
@@ -537,6 +541,49 @@ public final class SQLiteStorage: Storage {
                                 at: Date(timeIntervalSince1970: row["at"]), response: row["response"], delivered: row["delivered"])
             }
         }
+    }
+
+    // MARK: Subscriptions
+
+    public func mailboxes(extension: String?, resourceIdentifiers: [String]) async throws -> [UMMailbox] {
+        try await read { db in
+            var found: [UMMailbox] = []
+            if let `extension` {
+                found += try db.rows("SELECT * FROM mailbox WHERE extension = ?", [`extension`]).map(UMMailbox.init(row:))
+            }
+            for identifier in Set(resourceIdentifiers) {
+                for row in try db.rows("SELECT * FROM mailbox WHERE sip_resource_identifier = ?", [identifier]) {
+                    let mailbox = UMMailbox(row: row)
+                    if !found.contains(where: { $0.identity == mailbox.identity }) { found.append(mailbox) }
+                }
+            }
+            return found
+        }
+    }
+
+    public func subscriptions() async throws -> [MWISubscription] {
+        try await read { db in try db.rows("SELECT * FROM subscription ORDER BY mailbox, created_at").map(MWISubscription.init(row:)) }
+    }
+
+    public func save(_ subscription: MWISubscription) async throws {
+        try await write { db in
+            guard try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [subscription.mailbox]) != nil else {
+                throw DirectoryError.notFound("mailbox", subscription.mailbox)
+            }
+            try db.run("""
+                INSERT INTO subscription (id, mailbox, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
+                    transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET remote_target = excluded.remote_target, route_set = excluded.route_set,
+                    transport = excluded.transport, source = excluded.source, remote_cseq = excluded.remote_cseq,
+                    local_cseq_reserved = excluded.local_cseq_reserved, expires_at = excluded.expires_at,
+                    subscriber = excluded.subscriber
+                """, subscription.arguments)
+        }
+    }
+
+    public func removeSubscription(id: String) async throws {
+        try await write { db in try db.run("DELETE FROM subscription WHERE id = ?", [id]) }
     }
 
     public func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws {

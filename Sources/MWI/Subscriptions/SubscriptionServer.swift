@@ -1,0 +1,648 @@
+public import Foundation
+public import Logging
+import Metrics
+import NIOCore
+public import SIP
+public import SIPTransport
+public import Storage
+public import UnifiedMessaging
+
+/// The message-summary notifier (SPEC §2.7, RFC 6665, RFC 3842): phones and PBXs
+/// SUBSCRIBE to a mailbox and are kept current with in-dialog NOTIFYs.
+///
+/// It hangs off the same pipeline as unsolicited delivery: the dispatcher reads a
+/// mailbox's committed state once and hands it to `deliver(_:)`, so the same 5 s per-user
+/// coalescing applies. Subscriptions are stored (they survive a restart and are re-armed
+/// with their remaining time); their timers — expiries and NOTIFY retries — are two
+/// sorted queues with one wake-up, not a timer per subscription.
+public actor SubscriptionServer {
+    /// A live subscription: the stored dialog and how its NOTIFYs are going.
+    struct Live {
+        var record: MWISubscription
+        /// The CSeq of the next NOTIFY.
+        var cseq: UInt32
+        /// Nanoseconds since 1970 at which it ends without a refresh.
+        var expiresAt: Int64
+        var inFlight = false
+        /// The newest state to send once the NOTIFY in flight is answered (or to retry).
+        var pending: Publication?
+        /// The version and counts the subscriber last acknowledged.
+        var notifiedVersion: Int64?
+        var notifiedState: MessageWaitingState?
+        /// MWI is off for the mailbox's policy and the last "no" went out: no more change notices.
+        var silenced = false
+        var lastNotifyAt: Date?
+        var lastResponse: String?
+        var failures = 0
+        var retryAt: Int64?
+    }
+
+    /// A state to tell subscribers: the counts, their version, and whether the mailbox's
+    /// policy allows MWI (when not, subscribers are told "no" once).
+    struct Publication {
+        var state: MessageWaitingState
+        var version: Int64
+        var enabled: Bool
+        /// Sent even when the subscriber already has this version (after a refresh).
+        var forced = false
+    }
+
+    private let storage: any Storage
+    private let transport: any NotifyTransport
+    public let settings: SubscriptionSettings
+    private let logger: Logger
+    private let clock: @Sendable () -> Date
+    private var changed: @Sendable (String) -> Void = { _ in }
+
+    private var live: [String: Live] = [:]
+    private var byMailbox: [String: [String]] = [:]
+    private var expiries = TimerQueue<String>()
+    private var retries = TimerQueue<String>()
+    private var waker: Task<Void, Never>?
+    private var wakerAt: Int64?
+    private var authenticator: DigestAuthenticator
+    private var limiter: RequestRateLimiter
+    private var sentByCache: [SIPTransportKind: (host: String, port: Int)] = [:]
+    private var stopped = false
+
+    private let liveGauge = Gauge(label: "mwid_subscriptions")
+    private let notifyCounters: [String: Counter]
+
+    public init(storage: any Storage, transport: any NotifyTransport, settings: SubscriptionSettings = SubscriptionSettings(),
+                logger: Logger = Logger(label: "mwid.subscriptions"), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.storage = storage
+        self.transport = transport
+        self.settings = settings
+        self.logger = logger
+        self.clock = clock
+        var secret = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in secret.indices { secret[i] = rng.next() }
+        authenticator = DigestAuthenticator(realm: settings.realm, secret: secret, nonceLifetime: Int64(settings.nonceLifetime))
+        limiter = RequestRateLimiter(rate: settings.requestRate, burst: settings.requestBurst)
+        notifyCounters = Dictionary(uniqueKeysWithValues: ["2xx", "481", "failed", "timeout", "transport"].map {
+            ($0, Counter(label: "mwid_subscription_notifies_total", dimensions: [("result", $0)]))
+        })
+    }
+
+    /// Who to tell when a mailbox must be looked at again by the dispatcher: after a
+    /// restart (subscribers catch up) and when a mailbox's last subscription ends
+    /// (unsolicited NOTIFYs may resume).
+    public func onChange(_ changed: @escaping @Sendable (String) -> Void) { self.changed = changed }
+
+    public func stop() {
+        stopped = true
+        waker?.cancel()
+        waker = nil
+    }
+
+    // MARK: Time
+
+    private func nowNanos() -> Int64 { Self.nanos(clock()) }
+    private static func nanos(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1e9).rounded()) }
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    // MARK: SUBSCRIBE
+
+    /// Answers a SUBSCRIBE (initial, refresh or unsubscribe).
+    public func handleSubscribe(_ incoming: SIPIncomingRequest) async -> SIPReply {
+        let request = incoming.message
+        switch SubscriptionRules.check(request, settings: settings) {
+        case .failure(let refusal):
+            return SIPReply(refusal.response(to: request))
+        case .success(let intent):
+            if let refusal = limit(incoming) { return SIPReply(refusal.response(to: request)) }
+            do throws(SIPRefusal) {
+                return intent.toTag == nil ? try await subscribe(intent, incoming) : try await refresh(intent, incoming)
+            } catch {
+                return SIPReply(error.response(to: request))
+            }
+        }
+    }
+
+    /// The per-address flood guard (trusted peers are not limited).
+    private func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
+        let address = incoming.source.ipAddress ?? "?"
+        guard !settings.isTrusted(address), !limiter.allow(address, now: nowNanos()) else { return nil }
+        return SIPRefusal(503, "Service Unavailable (too many requests from \(address))",
+                          headers: [(.retryAfter, "\(limiter.retryAfter(address))")])
+    }
+
+    /// A new subscription (no To-tag): find the mailbox, authenticate, admit, store, 200,
+    /// then the first NOTIFY.
+    private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
+        let request = incoming.message
+        let candidates = await lookup(intent.requestURI)
+        let username = Self.digestUsername(request, realm: settings.realm)
+        let target: UMMailbox
+        switch candidates.count {
+        case 0:
+            throw SIPRefusal(404, "Not Found (no mailbox for \(intent.requestURI))")
+        case 1:
+            target = candidates[0]
+        default:
+            // The same extension in several dial plans: the credentials say which.
+            guard let username, let named = candidates.first(where: { SubscriptionRules.username(username, names: $0) }) else {
+                throw SIPRefusal(485, "Ambiguous (\(intent.requestURI) names \(candidates.count) mailboxes; authenticate with the identity)")
+            }
+            target = named
+        }
+        let subscriber = try await authenticate(request, method: .subscribe, source: incoming.source, target: target)
+        let context: DeliveryContext
+        do {
+            context = try await storage.deliveryContext(mailbox: target.identity)
+        } catch {
+            throw SIPRefusal(500, "Server Internal Error (cannot read the mailbox)")
+        }
+        let publication = Publication(state: context.state, version: context.version,
+                                      enabled: context.policy.allowMessageWaitingIndicator, forced: true)
+        let (host, port) = await sentBy(incoming.transport)
+        var response = request.makeResponse(statusCode: 200, toTag: nil)
+        let dialog = MWISubscription(
+            id: SIPIdentifiers.tag(), mailbox: target.identity, callID: intent.callID, remoteTag: intent.fromTag,
+            localURI: intent.to.description, remoteURI: intent.from.description,
+            remoteTarget: intent.contact?.description ?? "", routeSet: intent.routeSet,
+            transport: incoming.transport.rawValue, source: Self.show(incoming.source), eventID: intent.eventID,
+            remoteCSeq: intent.cseq, localCSeqReserved: settings.cseqBlock + 1,
+            expiresAt: clock().addingTimeInterval(TimeInterval(intent.expires)), createdAt: clock(), subscriber: subscriber)
+        Self.answer(&response, dialog: dialog, expires: intent.expires, transport: incoming.transport, host: host, port: port)
+
+        if intent.expires == 0 {
+            // A fetch (RFC 6665 §4.4.3): the state once, no subscription kept.
+            let state = publication.enabled ? publication.state : MessageWaitingState()
+            return SIPReply(response, afterSending: { self.sendFinal(dialog, cseq: 1, state: state, reason: "timeout") })
+        }
+        guard byMailbox[target.identity, default: []].count < settings.maximumPerMailbox else {
+            throw SIPRefusal(503, "Service Unavailable (mailbox \(target.identity) has \(settings.maximumPerMailbox) subscriptions)",
+                             headers: [(.retryAfter, "\(settings.minimumExpires)")])
+        }
+        guard live.count < settings.maximumTotal else {
+            throw SIPRefusal(503, "Service Unavailable (\(settings.maximumTotal) subscriptions, the most this server keeps)",
+                             headers: [(.retryAfter, "\(settings.minimumExpires)")])
+        }
+        // Admitted: in memory before the write, so that concurrent SUBSCRIBEs count it.
+        insert(Live(record: dialog, cseq: 1, expiresAt: Self.nanos(dialog.expiresAt)))
+        do {
+            try await storage.save(dialog)
+        } catch {
+            remove(dialog.id)
+            throw SIPRefusal(500, "Server Internal Error (cannot store the subscription)")
+        }
+        logger.info("subscribed", metadata: ["mailbox": "\(target.identity)", "subscription": "\(dialog.id)",
+                                             "subscriber": "\(subscriber)", "expires": "\(intent.expires)"])
+        let id = dialog.id
+        return SIPReply(response, afterSending: { Task { await self.offer(id, publication) } })
+    }
+
+    /// A SUBSCRIBE inside a dialog: refresh (200, then a NOTIFY of the current state) or
+    /// unsubscribe (`Expires: 0`: 200, then the final NOTIFY).
+    private func refresh(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
+        let request = incoming.message
+        guard let id = intent.toTag, let found = live[id], found.record.callID == intent.callID,
+              found.record.remoteTag == intent.fromTag else {
+            throw SIPRefusal(481, "Subscription Does Not Exist")
+        }
+        guard intent.cseq > found.record.remoteCSeq else {
+            throw SIPRefusal(500, "Server Internal Error (CSeq \(intent.cseq) is not above \(found.record.remoteCSeq))")
+        }
+        let context: DeliveryContext
+        do {
+            context = try await storage.deliveryContext(mailbox: found.record.mailbox)
+        } catch {
+            throw SIPRefusal(481, "Subscription Does Not Exist (the mailbox is gone)")
+        }
+        _ = try await authenticate(request, method: .subscribe, source: incoming.source, target: context.mailbox)
+        // The awaits above let other work run: look again.
+        guard var sub = live[id], intent.cseq > sub.record.remoteCSeq else { throw SIPRefusal(481, "Subscription Does Not Exist") }
+        sub.record.remoteCSeq = intent.cseq
+        if let contact = intent.contact { sub.record.remoteTarget = contact.description }
+        let (host, port) = await sentBy(incoming.transport)
+        var response = request.makeResponse(statusCode: 200, toTag: nil)
+        Self.answer(&response, dialog: sub.record, expires: intent.expires, transport: incoming.transport, host: host, port: port)
+        let state = context.policy.allowMessageWaitingIndicator ? context.state : MessageWaitingState()
+        if intent.expires == 0 {
+            let cseq = sub.cseq
+            remove(id)
+            try? await storage.removeSubscription(id: id)
+            logger.info("unsubscribed", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(id)"])
+            let record = sub.record
+            return SIPReply(response, afterSending: { self.sendFinal(record, cseq: cseq, state: state, reason: "timeout") })
+        }
+        sub.record.expiresAt = clock().addingTimeInterval(TimeInterval(intent.expires))
+        sub.expiresAt = Self.nanos(sub.record.expiresAt)
+        live[id] = sub
+        expiries.schedule(id, at: sub.expiresAt)
+        armWaker()
+        try? await storage.save(sub.record)
+        let publication = Publication(state: context.state, version: context.version,
+                                      enabled: context.policy.allowMessageWaitingIndicator, forced: true)
+        return SIPReply(response, afterSending: { Task { await self.offer(id, publication) } })
+    }
+
+    /// 200 OK of a SUBSCRIBE: mwid's tag, Contact, the expiry granted.
+    private static func answer(_ response: inout SIPMessage, dialog: MWISubscription, expires: Int,
+                               transport: SIPTransportKind, host: String, port: Int) {
+        if var to = try? response.to() {
+            to.tag = dialog.id
+            response.headers.set(.to, to.description)
+        }
+        var parameters = SIPParameters()
+        if transport != .udp { parameters.set("transport", transport.rawValue) }
+        response.headers.add(.contact, SIPNameAddress(uri: SIPURI(user: "mwid", host: host, port: UInt16(clamping: port),
+                                                                 parameters: parameters)).description)
+        response.headers.add(.expires, "\(expires)")
+    }
+
+    // MARK: REGISTER
+
+    /// Answers REGISTER for a mailbox's extension, after the same authentication as a
+    /// SUBSCRIBE, by echoing its bindings: mwid is no registrar (it routes no calls), but
+    /// some phones (baresip, pjsua) SUBSCRIBE only once registered.
+    public func handleRegister(_ incoming: SIPIncomingRequest) async -> SIPMessage {
+        let request = incoming.message
+        if let refusal = limit(incoming) { return refusal.response(to: request) }
+        do throws(SIPRefusal) {
+            guard let to = try? request.to() else { throw SIPRefusal(400, "Malformed To header") }
+            let candidates = await lookup(to.uri)
+            let username = Self.digestUsername(request, realm: settings.realm) ?? ""
+            guard let target = candidates.count == 1 ? candidates.first
+                : candidates.first(where: { mailbox in SubscriptionRules.username(username, names: mailbox) }) else {
+                throw candidates.isEmpty ? SIPRefusal(404, "Not Found (no mailbox for \(to.uri))")
+                    : SIPRefusal(485, "Ambiguous (\(to.uri) names \(candidates.count) mailboxes)")
+            }
+            _ = try await authenticate(request, method: .register, source: incoming.source, target: target)
+            var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
+            let defaultExpires = ((try? request.expires()) ?? nil).map(Int.init) ?? 3600
+            for contact in (try? request.contacts()) ?? [] {
+                let asked = (contact.parameters["expires"] ?? nil).flatMap { Int($0) } ?? defaultExpires
+                guard asked > 0 else { continue }
+                var binding = contact
+                binding.parameters.set("expires", "\(min(asked, settings.maximumExpires))")
+                response.headers.add(.contact, binding.description)
+            }
+            return response
+        } catch {
+            return error.response(to: request)
+        }
+    }
+
+    // MARK: Authentication
+
+    private static func digestUsername(_ request: SIPMessage, realm: String) -> String? {
+        ((try? request.authorization()) ?? []).lazy.compactMap { try? DigestCredentials($0) }.first { $0.realm == realm }?.username
+    }
+
+    /// Trusted peers pass; others need digest credentials of `target` (SPEC §2.7). Returns
+    /// who the subscriber is; refuses with 401 (a challenge, `stale` when the nonce is old)
+    /// or 403 (wrong credentials, or another mailbox's).
+    private func authenticate(_ request: SIPMessage, method: SIPMethod, source: SocketAddress,
+                              target: UMMailbox) async throws(SIPRefusal) -> String {
+        let address = source.ipAddress ?? "?"
+        if settings.isTrusted(address) { return "trusted \(address)" }
+        let now = Int64(clock().timeIntervalSince1970)
+        guard let credentials = ((try? request.authorization()) ?? []).lazy.compactMap({ try? DigestCredentials($0) })
+            .first(where: { $0.realm == settings.realm }) else {
+            throw challenge(now: now, stale: false)
+        }
+        if SubscriptionRules.username(credentials.username, names: target) {
+            guard let password = target.sipPassword else {
+                throw SIPRefusal(403, "Forbidden (mailbox \(target.identity) has no SIP password)")
+            }
+            switch authenticator.verify(credentials, method: method, password: password, now: now) {
+            case .valid: return "digest \(credentials.username)"
+            case .stale: throw challenge(now: now, stale: true)
+            case .replay: throw challenge(now: now, stale: false)
+            case .invalid: throw SIPRefusal(403, "Forbidden (wrong credentials)")
+            }
+        }
+        // Credentials of someone else: never a way into this mailbox.
+        var others = await lookup(SIPURI(user: credentials.username, host: "-"))
+        if let named = try? await storage.mailbox(identity: credentials.username) { others.append(named) }
+        for other in others where other.identity != target.identity {
+            if let password = other.sipPassword,
+               authenticator.verify(credentials, method: method, password: password, now: now) == .valid {
+                throw SIPRefusal(403, "Forbidden (these are the credentials of another mailbox)")
+            }
+        }
+        throw SIPRefusal(403, "Forbidden (wrong credentials)")
+    }
+
+    /// A 401 with MD5 first (what most phones and SIPp speak) and SHA-256 (RFC 7616).
+    private func challenge(now: Int64, stale: Bool) -> SIPRefusal {
+        let md5 = authenticator.challenge(now: now, algorithm: .md5, stale: stale)
+        let sha = authenticator.challenge(now: now, algorithm: .sha256, stale: stale)
+        return SIPRefusal(401, "Unauthorized", headers: [(.wwwAuthenticate, md5.header.description),
+                                                         (.wwwAuthenticate, sha.header.description)])
+    }
+
+    /// The mailboxes a URI names (none when storage cannot be read: nothing is revealed).
+    private func lookup(_ uri: SIPURI) async -> [UMMailbox] {
+        let keys = SubscriptionRules.lookupKeys(uri)
+        guard keys.extension != nil || !keys.resourceIdentifiers.isEmpty else { return [] }
+        return (try? await storage.mailboxes(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers)) ?? []
+    }
+
+    private func sentBy(_ transport: SIPTransportKind) async -> (host: String, port: Int) {
+        if let known = sentByCache[transport] { return known }
+        let value = await self.transport.sentBy(transport)
+        sentByCache[transport] = value
+        return value
+    }
+
+    static func show(_ address: SocketAddress) -> String {
+        let ip = address.ipAddress ?? "?"
+        return ip.contains(":") ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
+    }
+
+    // MARK: The registry
+
+    private func insert(_ sub: Live) {
+        live[sub.record.id] = sub
+        byMailbox[sub.record.mailbox, default: []].append(sub.record.id)
+        expiries.schedule(sub.record.id, at: sub.expiresAt)
+        liveGauge.record(live.count)
+        armWaker()
+    }
+
+    @discardableResult
+    private func remove(_ id: String) -> Live? {
+        guard let sub = live.removeValue(forKey: id) else { return nil }
+        let mailbox = sub.record.mailbox
+        byMailbox[mailbox]?.removeAll { $0 == id }
+        if byMailbox[mailbox]?.isEmpty == true {
+            byMailbox[mailbox] = nil
+            changed(mailbox)  // the last one: unsolicited NOTIFYs may take over again
+        }
+        liveGauge.record(live.count)
+        return sub
+    }
+
+    /// Live subscriptions of a mailbox.
+    public func count(mailbox: String) -> Int { byMailbox[mailbox]?.count ?? 0 }
+    public var total: Int { live.count }
+
+    public func subscriptions(mailbox: String) -> [MWISubscriptionStatus] {
+        (byMailbox[mailbox] ?? []).compactMap { live[$0] }.map { sub in
+            MWISubscriptionStatus(id: sub.record.id, mailbox: sub.record.mailbox, subscriber: sub.record.subscriber,
+                                  contact: sub.record.remoteTarget, transport: sub.record.transport, source: sub.record.source,
+                                  createdAt: sub.record.createdAt, expiresAt: sub.record.expiresAt,
+                                  notifiedState: sub.notifiedState?.description, lastNotifyAt: sub.lastNotifyAt,
+                                  lastResponse: sub.lastResponse)
+        }
+    }
+
+    /// An administrator ends a subscription: the subscriber gets a final NOTIFY
+    /// (`terminated;reason=deactivated`, so a phone still there subscribes again at once).
+    /// False when there is no such subscription of that mailbox.
+    public func end(id: String, mailbox: String) async -> Bool {
+        guard let sub = live[id], sub.record.mailbox == mailbox, let ended = remove(id) else { return false }
+        try? await storage.removeSubscription(id: id)
+        try? await storage.log(.info, kind: "subscription.ended", subject: mailbox,
+                               message: "subscription \(id) of \(ended.record.subscriber) ended by an administrator")
+        sendFinal(ended.record, cseq: ended.cseq, state: ended.notifiedState ?? MessageWaitingState(), reason: "deactivated")
+        return true
+    }
+
+    /// The mailbox is gone: its subscribers are told (`terminated;reason=noresource`).
+    public func mailboxRemoved(_ mailbox: String) {
+        for id in byMailbox[mailbox] ?? [] {
+            guard let ended = remove(id) else { continue }
+            sendFinal(ended.record, cseq: ended.cseq, state: MessageWaitingState(), reason: "noresource")
+        }
+    }
+
+    /// After a restart: re-arms every stored subscription with its remaining time (the
+    /// expired ones are told and forgotten), then has the dispatcher send each mailbox's
+    /// state, so that phones that missed changes catch up.
+    public func restore() async {
+        let stored: [MWISubscription]
+        do {
+            stored = try await storage.subscriptions()
+        } catch {
+            logger.error("cannot read the stored subscriptions: \(error)")
+            return
+        }
+        let now = clock()
+        var mailboxes: [String] = []
+        for record in stored {
+            guard record.expiresAt > now else {
+                try? await storage.removeSubscription(id: record.id)
+                sendFinal(record, cseq: record.localCSeqReserved, state: MessageWaitingState(), reason: "timeout")
+                continue
+            }
+            guard live[record.id] == nil else { continue }
+            // The reserved block may be partly used: continue above it.
+            insert(Live(record: record, cseq: record.localCSeqReserved, expiresAt: Self.nanos(record.expiresAt)))
+            if byMailbox[record.mailbox]?.count == 1 { mailboxes.append(record.mailbox) }
+        }
+        if !stored.isEmpty { logger.info("re-armed \(live.count) subscriptions of \(mailboxes.count) mailboxes") }
+        for mailbox in mailboxes { changed(mailbox) }
+    }
+
+    // MARK: Delivery
+
+    /// The dispatcher read the mailbox's committed state: every subscriber that does not
+    /// have it yet gets a NOTIFY (one in flight per subscription; a newer state waits for
+    /// it). With MWI off for the mailbox's policy, subscribers are told "no" once, then
+    /// nothing until it is on again. Returns how many subscriptions the mailbox has and
+    /// how many NOTIFYs this started.
+    @discardableResult
+    public func deliver(_ context: DeliveryContext) -> (live: Int, started: Int) {
+        let ids = byMailbox[context.mailbox.identity] ?? []
+        let publication = Publication(state: context.state, version: context.version,
+                                      enabled: context.policy.allowMessageWaitingIndicator)
+        var started = 0
+        for id in ids where offer(id, publication) { started += 1 }
+        return (ids.count, started)
+    }
+
+    /// Sends `publication` to one subscription unless it already has it; true when a
+    /// NOTIFY started.
+    @discardableResult
+    private func offer(_ id: String, _ publication: Publication) -> Bool {
+        guard !stopped, var sub = live[id] else { return false }
+        if sub.inFlight || sub.retryAt != nil {
+            if let pending = sub.pending, pending.version > publication.version, !publication.forced { return false }
+            var next = publication
+            next.forced = publication.forced || (sub.pending?.forced ?? false)
+            sub.pending = next
+            live[id] = sub
+            return false
+        }
+        if !publication.forced {
+            if publication.enabled, !sub.silenced, let notified = sub.notifiedVersion, notified >= publication.version { return false }
+            if !publication.enabled, sub.silenced { return false }
+        }
+        sub.inFlight = true
+        sub.pending = nil
+        live[id] = sub
+        Task { await self.transmit(id, publication) }
+        return true
+    }
+
+    private func transmit(_ id: String, _ publication: Publication) async {
+        guard var sub = live[id] else { return }
+        let cseq = sub.cseq
+        sub.cseq += 1
+        let reserve = sub.cseq >= sub.record.localCSeqReserved
+        if reserve { sub.record.localCSeqReserved = cseq + settings.cseqBlock }
+        live[id] = sub
+        if reserve {
+            // Stored before the CSeq is used, so that a restart continues above it.
+            try? await storage.save(sub.record)
+        }
+        let remaining = max(0, Int((Double(sub.expiresAt - nowNanos()) / 1e9).rounded(.down)))
+        let state = publication.enabled ? publication.state : MessageWaitingState()
+        let result = await send(sub.record, cseq: cseq, state: state,
+                                subscriptionState: SIPSubscriptionState(.active, expires: UInt32(clamping: remaining)))
+        completed(id, publication, state: state, result: result)
+    }
+
+    /// Sends a NOTIFY along the subscription's hops (the connection it came on, then the
+    /// Contact); the final response or the last transport error.
+    private func send(_ record: MWISubscription, cseq: UInt32, state: MessageWaitingState,
+                      subscriptionState: SIPSubscriptionState) async -> Result<SIPMessage, SIPTransportError> {
+        let kind = SIPTransportKind(name: record.transport) ?? .udp
+        let (host, port) = await sentBy(kind)
+        guard let request = SubscriptionNotify.request(record, cseq: cseq, state: state, subscriptionState: subscriptionState,
+                                                       transport: kind, localHost: host, localPort: port) else {
+            return .failure(.invalidRequest("the stored dialog cannot be read"))
+        }
+        var outcome: Result<SIPMessage, SIPTransportError> = .failure(.invalidRequest("no route to the subscriber"))
+        for hop in SubscriptionNotify.hops(record) {
+            do {
+                outcome = .success(try await transport.send(request, to: hop))
+                break
+            } catch {
+                outcome = .failure(error)
+                if case .connectionClosed = error, hop.existingConnectionOnly { continue }
+                break
+            }
+        }
+        return outcome
+    }
+
+    private func completed(_ id: String, _ publication: Publication, state: MessageWaitingState,
+                           result: Result<SIPMessage, SIPTransportError>) {
+        guard var sub = live[id] else { return }
+        sub.inFlight = false
+        sub.lastNotifyAt = clock()
+        switch result {
+        case .success(let response) where (200..<300).contains(response.statusCode ?? 0):
+            sub.failures = 0
+            if publication.enabled {
+                sub.notifiedVersion = max(sub.notifiedVersion ?? .min, publication.version)
+                sub.silenced = false
+            } else {
+                sub.silenced = true
+            }
+            sub.notifiedState = state
+            sub.lastResponse = "\(response.statusCode ?? 0) \(response.reasonPhrase ?? "")"
+            notifyCounters["2xx"]?.increment()
+        case .success(let response) where response.statusCode == 481:
+            // RFC 6665 §4.2.2: the subscriber no longer has it.
+            end(id, sub, why: "the subscriber answered 481", counter: "481")
+            return
+        case .failure(.timeout):
+            end(id, sub, why: "the NOTIFY timed out", counter: "timeout")
+            return
+        case .success(let response):
+            sub.lastResponse = "\(response.statusCode ?? 0) \(response.reasonPhrase ?? "")"
+            scheduleRetry(&sub, publication)
+            notifyCounters["failed"]?.increment()
+        case .failure(let error):
+            sub.lastResponse = "\(error)"
+            scheduleRetry(&sub, publication)
+            notifyCounters["transport"]?.increment()
+        }
+        let next = sub.pending
+        live[id] = sub
+        if sub.retryAt == nil, let next {
+            live[id]?.pending = nil
+            offer(id, next)
+        }
+    }
+
+    /// Ends a subscription whose subscriber is gone (481, or a NOTIFY timed out).
+    private func end(_ id: String, _ sub: Live, why: String, counter: String) {
+        notifyCounters[counter]?.increment()
+        remove(id)
+        logger.notice("subscription ended", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(id)", "cause": "\(why)"])
+        let storage = self.storage
+        Task {
+            try? await storage.removeSubscription(id: id)
+            try? await storage.log(.info, kind: "subscription.ended", subject: sub.record.mailbox,
+                                   message: "subscription \(id) of \(sub.record.subscriber) ended: \(why)")
+        }
+    }
+
+    private func scheduleRetry(_ sub: inout Live, _ publication: Publication) {
+        sub.failures += 1
+        let backoff = min(60, Self.seconds(settings.retryBackoff) * pow(2, Double(min(sub.failures - 1, 10))))
+        let at = nowNanos() + Int64(backoff * 1e9)
+        guard at < sub.expiresAt else { return }  // it ends before: the expiry says the rest
+        sub.retryAt = at
+        if sub.pending == nil { sub.pending = publication }
+        retries.schedule(sub.record.id, at: at)
+        armWaker()
+        logger.warning("NOTIFY to a subscriber failed; retrying", metadata: [
+            "mailbox": "\(sub.record.mailbox)", "subscription": "\(sub.record.id)", "cause": "\(sub.lastResponse ?? "")",
+        ])
+    }
+
+    /// The final NOTIFY of an ended subscription (`terminated;reason=…`), best effort and
+    /// without waiting for its answer.
+    private nonisolated func sendFinal(_ record: MWISubscription, cseq: UInt32, state: MessageWaitingState, reason: String) {
+        Task {
+            _ = await self.send(record, cseq: cseq, state: state, subscriptionState: SIPSubscriptionState(.terminated, reason: reason))
+        }
+    }
+
+    // MARK: Timers
+
+    private func armWaker() {
+        guard !stopped else { return }
+        let next = [expiries.earliest, retries.earliest].compactMap { $0 }.min()
+        guard let next else { return }
+        if let wakerAt, wakerAt <= next, waker != nil { return }
+        waker?.cancel()
+        wakerAt = next
+        let wait = Duration.nanoseconds(max(next - nowNanos(), 1_000_000))
+        waker = Task {
+            try? await Task.sleep(for: wait)
+            guard !Task.isCancelled else { return }
+            self.fire()
+        }
+    }
+
+    private func fire() {
+        waker = nil
+        wakerAt = nil
+        let now = nowNanos()
+        var expired: [String] = []
+        while let entry = expiries.popFirst(dueAt: now) {
+            guard let sub = live[entry.id], sub.expiresAt == entry.deadline, let ended = remove(entry.id) else { continue }
+            logger.info("subscription expired", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(entry.id)"])
+            expired.append(entry.id)
+            sendFinal(ended.record, cseq: ended.cseq, state: ended.notifiedState ?? MessageWaitingState(), reason: "timeout")
+        }
+        if !expired.isEmpty {
+            let storage = self.storage
+            Task { for id in expired { try? await storage.removeSubscription(id: id) } }
+        }
+        while let entry = retries.popFirst(dueAt: now) {
+            guard var sub = live[entry.id], sub.retryAt == entry.deadline else { continue }
+            sub.retryAt = nil
+            let next = sub.pending
+            sub.pending = nil
+            live[entry.id] = sub
+            if let next { offer(entry.id, next) }
+        }
+        if expiries.count > 2 * live.count + 1024 {
+            expiries.compact { [live] in live[$0.id]?.expiresAt != $0.deadline }
+        }
+        armWaker()
+    }
+}
