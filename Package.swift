@@ -172,7 +172,7 @@ let package = Package(
         // The built mwid and mwictl executables, run as an administrator runs them.
         .testTarget(
             name: "ProcessTests",
-            dependencies: ["TestSupport"],
+            dependencies: ["TestSupport", "SIP"],
             swiftSettings: strict
         ),
         .testTarget(

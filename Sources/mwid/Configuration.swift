@@ -21,8 +21,9 @@ struct FileConfiguration: Decodable {
         var requestRate: Double?
         var requestBurst: Double?
         var nonceLifetime: Int?
+        var digestAlgorithms: [String]?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime
+            case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime, digestAlgorithms
         }
         init(from decoder: any Decoder) throws {
             try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
@@ -34,6 +35,7 @@ struct FileConfiguration: Decodable {
             requestRate = try c.decodeIfPresent(Double.self, forKey: .requestRate)
             requestBurst = try c.decodeIfPresent(Double.self, forKey: .requestBurst)
             nonceLifetime = try c.decodeIfPresent(Int.self, forKey: .nonceLifetime)
+            digestAlgorithms = try c.decodeIfPresent([String].self, forKey: .digestAlgorithms)
         }
     }
 

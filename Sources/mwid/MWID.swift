@@ -104,6 +104,9 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("digest-nonce-lifetime"), help: "Seconds a digest nonce is good for (default 300).")
     var digestNonceLifetime: Int?
 
+    @Option(name: .customLong("digest-algorithms"), help: "Digest algorithms offered in a 401, in order: MD5, SHA-256 (default MD5).")
+    var digestAlgorithms: String?
+
     @Option(name: .customLong("subscription-min-expires"), help: "Shortest subscription granted, in seconds (default 60; shorter: 423).")
     var subscriptionMinExpires: Int?
 
@@ -301,6 +304,16 @@ struct MWID: AsyncParsableCommand {
         if let v = try whole(subscriptionsPerMailbox ?? f?.perMailbox, "subscriptions per mailbox", 1...10_000) { settings.maximumPerMailbox = v }
         if let v = try whole(subscriptionsTotal ?? f?.total, "the total of subscriptions", 1...10_000_000) { settings.maximumTotal = v }
         if let v = try whole(digestNonceLifetime ?? f?.nonceLifetime, "the digest nonce lifetime", 10...86_400) { settings.nonceLifetime = v }
+        if let names = digestAlgorithms.map({ $0.split(separator: ",").map(String.init) }) ?? f?.digestAlgorithms {
+            settings.digestAlgorithms = try names.map { name in
+                let trimmed = name.trimmingCharacters(in: .whitespaces)
+                guard let algorithm = DigestAlgorithm(name: trimmed), !algorithm.rawValue.hasSuffix("-sess") else {
+                    throw StartupFailure("digest algorithm \"\(trimmed)\" is not MD5 or SHA-256")
+                }
+                return algorithm
+            }
+            guard !settings.digestAlgorithms.isEmpty else { throw StartupFailure("give at least one digest algorithm (MD5, SHA-256)") }
+        }
         if let rate = sipRequestRate ?? f?.requestRate {
             guard rate > 0, rate <= 1_000_000 else { throw StartupFailure("the SIP request rate must be above 0 and at most 1000000 (got \(rate))") }
             settings.requestRate = rate

@@ -105,7 +105,7 @@ struct Phone {
 
     @Test(arguments: [DigestAlgorithm.md5, .sha256])
     func aPhoneWithItsPasswordGets200AndAnActiveNotifyOfTheCounts(algorithm: DigestAlgorithm) async throws {
-        let s = try await setup()
+        let s = try await setup(settings: SubscriptionSettings(digestAlgorithms: [.md5, .sha256]))
         try await deposit(s.storage, urgent: true)
         var phone = Phone(algorithm: algorithm)
         let first = await s.server.handleSubscribe(phone.request(expires: 3600)).response
@@ -113,6 +113,10 @@ struct Phone {
         #expect(try first.wwwAuthenticate().compactMap { try? DigestChallenge($0) }.map(\.algorithm) == [.md5, .sha256])
         let ok = await subscribe(s, &phone, expires: 7200)
         #expect(ok.statusCode == 200, "never 202")
+        let plain = try await setup()
+        var old = Phone()
+        let md5Only = await plain.server.handleSubscribe(old.request(expires: 3600)).response
+        #expect(try md5Only.wwwAuthenticate().compactMap { try? DigestChallenge($0) }.map(\.algorithm) == [.md5], "the default")
         #expect(ok.headers.first(.expires) == "7200")
         let tag = try #require(try ok.to()?.tag)
         #expect(try ok.contacts().first?.uri.user == "mwid")
@@ -338,12 +342,17 @@ struct Phone {
         var phone = Phone()
         await subscribe(s, &phone)
         try await eventually { await s.phones.received.count == 1 }
-        for _ in 0..<3 {
+        // The first change at once, the next two coalesced into one NOTIFY a second later.
+        try await deposit(s.storage)
+        dispatcher.stateChanged(mailbox: "alice@example.com")
+        try await eventually { await s.phones.received.count == 2 }
+        let first = ContinuousClock.now
+        for _ in 0..<2 {
             try await deposit(s.storage)
             dispatcher.stateChanged(mailbox: "alice@example.com")
         }
-        // The first change at once, the next two coalesced into one NOTIFY a second later.
         try await eventually { await s.phones.received.count == 3 }
+        #expect(ContinuousClock.now - first > .milliseconds(500), "held for the notify interval")
         let bodies = await s.phones.received.map(\.bodyText)
         #expect(bodies[1].contains("1/0") && bodies[2].contains("3/0"), "\(bodies)")
         #expect(await s.phones.received.allSatisfy { $0.requestURI?.host != "192.0.2.10" }, "no unsolicited NOTIFY while subscribed")

@@ -89,16 +89,34 @@ public enum Peers {
         return nil
     }
 
-    /// A SIPp instance on 127.0.0.1:`port` running `scenario` (UAS when `remote` is nil).
-    public static func sipp(_ scenario: String, port: Int, transport: String, remote: String? = nil, calls: Int = 1,
-                     extra: [String] = [], in dir: URL) throws -> PeerProcess {
+    /// A SIPp instance on 127.0.0.1:`port` running `scenario` — a file of `scenarios`, or
+    /// a path — as a UAS when `remote` is nil, else as a UAC calling `service` at `remote`.
+    /// Its messages go to `DIR/NAME.msg`, where NAME is the scenario's file name.
+    public static func sipp(_ scenario: String, port: Int, transport: String, remote: String? = nil, service: String = "1234",
+                            calls: Int = 1, extra: [String] = [], in dir: URL) throws -> PeerProcess {
         guard let sipp = executable("sipp") else { throw PeerError("sipp is not installed (apt-get install sip-tester)") }
-        var args = ["-sf", scenarios.appendingPathComponent(scenario).path, "-i", "127.0.0.1", "-p", "\(port)",
+        let file = scenario.contains("/") ? URL(fileURLWithPath: scenario) : scenarios.appendingPathComponent(scenario)
+        let name = file.lastPathComponent
+        var args = ["-sf", file.path, "-i", "127.0.0.1", "-p", "\(port)",
                     "-t", transport, "-m", "\(calls)", "-nostdin", "-timeout", "20s", "-timeout_error",
-                    "-trace_msg", "-message_file", dir.appendingPathComponent("\(scenario).msg").path,
-                    "-trace_logs", "-log_file", dir.appendingPathComponent("\(scenario).log").path]
-        if let remote { args += ["-s", "1234", remote] }
-        return try PeerProcess("sipp-\(scenario)", sipp, args + extra, in: dir)
+                    "-trace_msg", "-message_file", dir.appendingPathComponent("\(name).msg").path,
+                    "-trace_logs", "-log_file", dir.appendingPathComponent("\(name).log").path]
+        if let remote { args += ["-s", service, remote] }
+        return try PeerProcess("sipp-\(name)", sipp, args + extra, in: dir)
+    }
+
+    /// The SIP messages SIPp logged with `-trace_msg`, in order, each as its text (lines
+    /// joined by "\n", without their "\r").
+    public static func sippMessages(_ file: URL) -> [String] {
+        let text = ((try? String(contentsOf: file, encoding: .utf8)) ?? "").replacingOccurrences(of: "\r", with: "")
+        var blocks: [[String]] = []
+        for line in text.components(separatedBy: "\n") {
+            if line.hasPrefix("----------") { blocks.append([]) } else if !blocks.isEmpty { blocks[blocks.count - 1].append(line) }
+        }
+        return blocks.compactMap { lines in
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("SIP/2.0 ") || $0.hasSuffix(" SIP/2.0") }) else { return nil }
+            return lines[start...].joined(separator: "\n")
+        }
     }
 
     /// Waits until something listens on 127.0.0.1:`port` (read from /proc/net), bounded.

@@ -329,12 +329,11 @@ public actor SubscriptionServer {
         throw SIPRefusal(403, "Forbidden (wrong credentials)")
     }
 
-    /// A 401 with MD5 first (what most phones and SIPp speak) and SHA-256 (RFC 7616).
+    /// A 401 with one challenge per configured algorithm (RFC 7616: MD5, SHA-256).
     private func challenge(now: Int64, stale: Bool) -> SIPRefusal {
-        let md5 = authenticator.challenge(now: now, algorithm: .md5, stale: stale)
-        let sha = authenticator.challenge(now: now, algorithm: .sha256, stale: stale)
-        return SIPRefusal(401, "Unauthorized", headers: [(.wwwAuthenticate, md5.header.description),
-                                                         (.wwwAuthenticate, sha.header.description)])
+        SIPRefusal(401, "Unauthorized", headers: settings.digestAlgorithms.map { algorithm in
+            (.wwwAuthenticate, authenticator.challenge(now: now, algorithm: algorithm, stale: stale).header.description)
+        })
     }
 
     /// The mailboxes a URI names (none when storage cannot be read: nothing is revealed).

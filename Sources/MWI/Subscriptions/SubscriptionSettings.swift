@@ -1,3 +1,5 @@
+public import SIP
+
 /// How the message-summary notifier treats subscribers (SPEC §2.7). Every interval and
 /// limit is configurable so that tests shorten them and operators size them.
 public struct SubscriptionSettings: Sendable {
@@ -17,6 +19,10 @@ public struct SubscriptionSettings: Sendable {
     public var realm: String
     /// Seconds a digest nonce is good for; older ones get a new challenge with `stale=true`.
     public var nonceLifetime: Int
+    /// The digest algorithms a 401 offers, one challenge each, in this order. MD5 alone by
+    /// default: some phones (baresip 1.0 among them) give up on a 401 that also offers
+    /// SHA-256. Credentials are checked whatever the algorithm offered.
+    public var digestAlgorithms: [DigestAlgorithm]
     /// SUBSCRIBE and REGISTER requests a second one address may send, on average, and in
     /// a burst; beyond them `503` with `Retry-After`. Trusted peers are not limited.
     public var requestRate: Double
@@ -29,7 +35,7 @@ public struct SubscriptionSettings: Sendable {
 
     public init(minimumExpires: Int = 60, maximumExpires: Int = 86_400, defaultExpires: Int = 3600,
                 maximumPerMailbox: Int = 20, maximumTotal: Int = 200_000, trustedPeers: [AddressRange] = [],
-                realm: String = "mwid", nonceLifetime: Int = 300, requestRate: Double = 20, requestBurst: Double = 100,
+                realm: String = "mwid", nonceLifetime: Int = 300, digestAlgorithms: [DigestAlgorithm] = [.md5], requestRate: Double = 20, requestBurst: Double = 100,
                 retryBackoff: Duration = .seconds(2), cseqBlock: UInt32 = 1000) {
         self.minimumExpires = minimumExpires
         self.maximumExpires = maximumExpires
@@ -39,6 +45,7 @@ public struct SubscriptionSettings: Sendable {
         self.trustedPeers = trustedPeers
         self.realm = realm
         self.nonceLifetime = nonceLifetime
+        self.digestAlgorithms = digestAlgorithms.isEmpty ? [.md5] : digestAlgorithms
         self.requestRate = requestRate
         self.requestBurst = requestBurst
         self.retryBackoff = retryBackoff
