@@ -138,6 +138,39 @@ struct Phone {
         #expect(await subscribe(s, &phone).statusCode == 200)
     }
 
+    @Test func aSipNameMailboxIsSubscribedToByItsSIPURI() async throws {
+        let s = try await setup()
+        _ = try await s.storage.create(DialPlan(name: "Corp", numberOfDigitsInExtension: 4, uriType: .sipName))
+        _ = try await s.storage.create(MailboxPolicy(name: "CorpDefault", dialPlan: "Corp"))
+        _ = try await s.storage.create(UMMailbox(identity: "carol@example.com", extension: "1234", dialPlan: "Corp", policy: "CorpDefault",
+                                                 sipResourceIdentifier: "sip:carol@example.com", sipPassword: "carols"))
+        var phone = Phone(target: SIPURI(user: "carol", host: "Example.COM"), username: "carol@example.com", password: "carols")
+        #expect(await subscribe(s, &phone).statusCode == 200)
+        #expect(await s.server.count(mailbox: "carol@example.com") == 1)
+        // 1234 is Alice's in Paris and Carol's in Corp: the credentials say whose.
+        var alice = Phone()
+        #expect(await subscribe(s, &alice).statusCode == 200)
+        #expect(await s.server.count(mailbox: "alice@example.com") == 1)
+        var anonymous = Phone()
+        #expect(await s.server.handleSubscribe(anonymous.request(expires: 3600)).response.statusCode == 401, "challenged to say who")
+        var nobody = Phone(password: "neither")
+        let ambiguous = await subscribe(s, &nobody)
+        #expect(ambiguous.statusCode == 485, "\(ambiguous.reasonPhrase ?? "")")
+    }
+
+    @Test func anOldCSeqInTheDialogIsRefusedAndOnlyTheMailboxsOwnCredentialsRefresh() async throws {
+        let s = try await setup()
+        var phone = Phone()
+        await subscribe(s, &phone)
+        var stale = phone
+        stale.cseq = 0
+        #expect(await s.server.handleSubscribe(stale.request(expires: 3600)).response.statusCode == 500)
+        var bob = phone
+        bob.username = "1235"
+        bob.password = "bobs"
+        #expect(await subscribe(s, &bob, expires: 3600).statusCode == 403, "Bob cannot take over Alice's subscription")
+    }
+
     @Test func wrongCredentialsAnotherMailboxsCredentialsAndNoPasswordAreRefused() async throws {
         let s = try await setup()
         var wrong = Phone(password: "guess")

@@ -236,6 +236,31 @@ import Testing
         #expect(sameDialog[0] == sameDialog[1], "the same dialog: the same From tag")
     }
 
+    @Test func anAdministratorEndsASubscription() async throws {
+        let mwid = try await RunningMWID("sub-end")
+        defer { mwid.stop() }
+        try await provision(mwid)
+        let phone = try Peers.sipp("uac_subscribe_wait.xml", port: try await Peers.freePortBoth(), transport: "u1",
+                                   remote: "127.0.0.1:\(mwid.sipPort)", extra: ["-au", "1234", "-ap", "secret"], in: mwid.directory)
+        defer { phone.stop() }
+        let live = try await waitForSubscriptions(mwid, count: 1)
+        let id = try #require(live.first?["id"] as? String)
+        let table = try await mwid.mwictl(["mailbox", "subscriptions", "alice@example.com"])
+        #expect(table.status == 0 && table.out.contains(id) && table.out.contains("digest 1234"), "\(table.out)")
+        let unknown = try await mwid.mwictl(["mailbox", "subscriptions", "alice@example.com", "--end", "0000000000000000"])
+        #expect(unknown.status != 0 && unknown.err.contains("does not exist"), "\(unknown.err)")
+        let ended = try await mwid.mwictl(["mailbox", "subscriptions", "alice@example.com", "--end", id])
+        #expect(ended.status == 0 && ended.out.contains("ended 1"), "\(ended)")
+        #expect(await phone.waitForExit() == 0, "\(phone.log)")
+        let final = notifies(Peers.sippMessages(mwid.directory.appendingPathComponent("uac_subscribe_wait.xml.msg"))).last ?? ""
+        #expect(final.contains("Subscription-State: terminated;reason=deactivated"), "\(final)")
+        #expect(try await subscriptions(mwid).isEmpty)
+        let events = try await mwid.mwictl(["events", "--subject", "alice@example.com"])
+        #expect(events.out.contains("ended by an administrator"))
+        let missing = try await mwid.mwictl(["mailbox", "subscriptions", "nobody@example.com"])
+        #expect(missing.status != 0 && missing.err.contains("nobody@example.com"))
+    }
+
     @Test func baresipShowsTheWaitingStateAfterADeposit() async throws {
         guard let baresip = Peers.executable("baresip") else {
             Issue.record("baresip is not installed (apt-get install baresip-core)")

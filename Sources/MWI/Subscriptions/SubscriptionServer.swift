@@ -134,21 +134,7 @@ public actor SubscriptionServer {
     /// then the first NOTIFY.
     private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
         let request = incoming.message
-        let candidates = await lookup(intent.requestURI)
-        let username = Self.digestUsername(request, realm: settings.realm)
-        let target: UMMailbox
-        switch candidates.count {
-        case 0:
-            throw SIPRefusal(404, "Not Found (no mailbox for \(intent.requestURI))")
-        case 1:
-            target = candidates[0]
-        default:
-            // The same extension in several dial plans: the credentials say which.
-            guard let username, let named = candidates.first(where: { SubscriptionRules.username(username, names: $0) }) else {
-                throw SIPRefusal(485, "Ambiguous (\(intent.requestURI) names \(candidates.count) mailboxes; authenticate with the identity)")
-            }
-            target = named
-        }
+        let target = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source, naming: intent.requestURI)
         let subscriber = try await authenticate(request, method: .subscribe, source: incoming.source, target: target)
         let context: DeliveryContext
         do {
@@ -265,13 +251,7 @@ public actor SubscriptionServer {
         if let refusal = limit(incoming) { return refusal.response(to: request) }
         do throws(SIPRefusal) {
             guard let to = try? request.to() else { throw SIPRefusal(400, "Malformed To header") }
-            let candidates = await lookup(to.uri)
-            let username = Self.digestUsername(request, realm: settings.realm) ?? ""
-            guard let target = candidates.count == 1 ? candidates.first
-                : candidates.first(where: { mailbox in SubscriptionRules.username(username, names: mailbox) }) else {
-                throw candidates.isEmpty ? SIPRefusal(404, "Not Found (no mailbox for \(to.uri))")
-                    : SIPRefusal(485, "Ambiguous (\(to.uri) names \(candidates.count) mailboxes)")
-            }
+            let target = try resolve(await lookup(to.uri), for: request, from: incoming.source, naming: to.uri)
             _ = try await authenticate(request, method: .register, source: incoming.source, target: target)
             var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
             let defaultExpires = ((try? request.expires()) ?? nil).map(Int.init) ?? 3600
@@ -290,8 +270,41 @@ public actor SubscriptionServer {
 
     // MARK: Authentication
 
-    private static func digestUsername(_ request: SIPMessage, realm: String) -> String? {
-        ((try? request.authorization()) ?? []).lazy.compactMap { try? DigestCredentials($0) }.first { $0.realm == realm }?.username
+    private static func credentials(_ request: SIPMessage, realm: String) -> DigestCredentials? {
+        ((try? request.authorization()) ?? []).lazy.compactMap { try? DigestCredentials($0) }.first { $0.realm == realm }
+    }
+
+    /// The mailbox a request names. One extension may be in several dial plans: then the
+    /// credentials say which (their username, else whose password they were made with);
+    /// without credentials the caller is challenged first.
+    private func resolve(_ candidates: [UMMailbox], for request: SIPMessage, from source: SocketAddress,
+                         naming uri: SIPURI) throws(SIPRefusal) -> UMMailbox {
+        guard candidates.count > 1 else {
+            guard let only = candidates.first else { throw SIPRefusal(404, "Not Found (no mailbox for \(uri))") }
+            return only
+        }
+        let address = source.ipAddress ?? ""
+        guard let credentials = Self.credentials(request, realm: settings.realm) else {
+            if settings.isTrusted(address) { throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes)") }
+            throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
+        }
+        let named = candidates.filter { SubscriptionRules.username(credentials.username, names: $0) }
+        if named.count == 1, let only = named.first { return only }
+        let method = request.method ?? .subscribe
+        if let matching = named.first(where: { mailbox in
+            mailbox.sipPassword.map { Self.matches(credentials, method: method, password: $0) } ?? false
+        }) { return matching }
+        throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes; authenticate with the identity)")
+    }
+
+    /// Whether credentials were made with `password` (no nonce bookkeeping: choosing a
+    /// mailbox is not admitting anyone).
+    private static func matches(_ c: DigestCredentials, method: SIPMethod, password: String) -> Bool {
+        let ha1 = SIPDigest.ha1(algorithm: c.algorithm, username: c.username, realm: c.realm, password: password,
+                                nonce: c.nonce, cnonce: c.cnonce)
+        let expected = SIPDigest.response(algorithm: c.algorithm, ha1: ha1, nonce: c.nonce, nonceCount: c.nonceCount,
+                                          cnonce: c.cnonce, qop: c.qop, method: method, uri: c.uri)
+        return expected == c.response.lowercased()
     }
 
     /// Trusted peers pass; others need digest credentials of `target` (SPEC §2.7). Returns
@@ -302,8 +315,7 @@ public actor SubscriptionServer {
         let address = source.ipAddress ?? "?"
         if settings.isTrusted(address) { return "trusted \(address)" }
         let now = Int64(clock().timeIntervalSince1970)
-        guard let credentials = ((try? request.authorization()) ?? []).lazy.compactMap({ try? DigestCredentials($0) })
-            .first(where: { $0.realm == settings.realm }) else {
+        guard let credentials = Self.credentials(request, realm: settings.realm) else {
             throw challenge(now: now, stale: false)
         }
         if SubscriptionRules.username(credentials.username, names: target) {
