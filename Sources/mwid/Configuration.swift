@@ -13,7 +13,43 @@ struct FileConfiguration: Decodable {
     var mwi: MWI?
     var subscriptions: Subscriptions?
 
-    struct Subscriptions: Decodable {
+    /// A section of the file: its keys are checked before it is decoded.
+    protocol Section: Decodable {
+        associatedtype Keys: CodingKey & CaseIterable & RawRepresentable<String>
+    }
+
+    struct SIP: Section {
+        var udp: [String]?
+        var tcp: [String]?
+        var tls: [String]?
+        var advertisedHost: String?
+        var t1: Int?
+        var realm: String?
+        var trustedPeers: [String]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1, realm, trustedPeers }
+        typealias Keys = CodingKeys
+    }
+
+    struct TLS: Section {
+        var certificate: String?
+        var key: String?
+        var ca: String?
+        var clientCertificate: Bool?
+        var requireClientCertificate: Bool?
+        enum CodingKeys: String, CodingKey, CaseIterable { case certificate, key, ca, clientCertificate, requireClientCertificate }
+        typealias Keys = CodingKeys
+    }
+
+    struct MWI: Section {
+        var notifyInterval: Double?
+        var retryWindow: Double?
+        var healthInterval: Double?
+        var refreshInterval: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow, healthInterval, refreshInterval }
+        typealias Keys = CodingKeys
+    }
+
+    struct Subscriptions: Section {
         var minExpires: Int?
         var maxExpires: Int?
         var perMailbox: Int?
@@ -25,74 +61,7 @@ struct FileConfiguration: Decodable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime, digestAlgorithms
         }
-        init(from decoder: any Decoder) throws {
-            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            minExpires = try c.decodeIfPresent(Int.self, forKey: .minExpires)
-            maxExpires = try c.decodeIfPresent(Int.self, forKey: .maxExpires)
-            perMailbox = try c.decodeIfPresent(Int.self, forKey: .perMailbox)
-            total = try c.decodeIfPresent(Int.self, forKey: .total)
-            requestRate = try c.decodeIfPresent(Double.self, forKey: .requestRate)
-            requestBurst = try c.decodeIfPresent(Double.self, forKey: .requestBurst)
-            nonceLifetime = try c.decodeIfPresent(Int.self, forKey: .nonceLifetime)
-            digestAlgorithms = try c.decodeIfPresent([String].self, forKey: .digestAlgorithms)
-        }
-    }
-
-    struct MWI: Decodable {
-        var notifyInterval: Double?
-        var retryWindow: Double?
-        var healthInterval: Double?
-        var refreshInterval: Double?
-        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow, healthInterval, refreshInterval }
-        init(from decoder: any Decoder) throws {
-            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            notifyInterval = try c.decodeIfPresent(Double.self, forKey: .notifyInterval)
-            retryWindow = try c.decodeIfPresent(Double.self, forKey: .retryWindow)
-            healthInterval = try c.decodeIfPresent(Double.self, forKey: .healthInterval)
-            refreshInterval = try c.decodeIfPresent(Double.self, forKey: .refreshInterval)
-        }
-    }
-
-    struct SIP: Decodable {
-        var udp: [String]?
-        var tcp: [String]?
-        var tls: [String]?
-        var advertisedHost: String?
-        var t1: Int?
-        var realm: String?
-        var trustedPeers: [String]?
-        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1, realm, trustedPeers }
-        init(from decoder: any Decoder) throws {
-            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            udp = try c.decodeIfPresent([String].self, forKey: .udp)
-            tcp = try c.decodeIfPresent([String].self, forKey: .tcp)
-            tls = try c.decodeIfPresent([String].self, forKey: .tls)
-            advertisedHost = try c.decodeIfPresent(String.self, forKey: .advertisedHost)
-            t1 = try c.decodeIfPresent(Int.self, forKey: .t1)
-            realm = try c.decodeIfPresent(String.self, forKey: .realm)
-            trustedPeers = try c.decodeIfPresent([String].self, forKey: .trustedPeers)
-        }
-    }
-
-    struct TLS: Decodable {
-        var certificate: String?
-        var key: String?
-        var ca: String?
-        var clientCertificate: Bool?
-        var requireClientCertificate: Bool?
-        enum CodingKeys: String, CodingKey, CaseIterable { case certificate, key, ca, clientCertificate, requireClientCertificate }
-        init(from decoder: any Decoder) throws {
-            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
-            key = try c.decodeIfPresent(String.self, forKey: .key)
-            ca = try c.decodeIfPresent(String.self, forKey: .ca)
-            clientCertificate = try c.decodeIfPresent(Bool.self, forKey: .clientCertificate)
-            requireClientCertificate = try c.decodeIfPresent(Bool.self, forKey: .requireClientCertificate)
-        }
+        typealias Keys = CodingKeys
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi, subscriptions }
@@ -105,10 +74,17 @@ struct FileConfiguration: Decodable {
         data = try c.decodeIfPresent(String.self, forKey: .data)
         http = try c.decodeIfPresent(String.self, forKey: .http)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel)
-        sip = try c.decodeIfPresent(SIP.self, forKey: .sip)
-        tls = try c.decodeIfPresent(TLS.self, forKey: .tls)
-        mwi = try c.decodeIfPresent(MWI.self, forKey: .mwi)
-        subscriptions = try c.decodeIfPresent(Subscriptions.self, forKey: .subscriptions)
+        sip = try Self.section(SIP.self, c, .sip)
+        tls = try Self.section(TLS.self, c, .tls)
+        mwi = try Self.section(MWI.self, c, .mwi)
+        subscriptions = try Self.section(Subscriptions.self, c, .subscriptions)
+    }
+
+    /// A section, refused when it holds a key it does not know.
+    private static func section<S: Section>(_ type: S.Type, _ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> S? {
+        guard c.contains(key), try !c.decodeNil(forKey: key) else { return nil }
+        try rejectUnknown(try c.superDecoder(forKey: key), S.Keys.allCases.map(\.rawValue))
+        return try c.decode(S.self, forKey: key)
     }
 
     static func rejectUnknown(_ decoder: any Decoder, _ allowed: [String]) throws {
@@ -132,6 +108,8 @@ struct FileConfiguration: Decodable {
             return try YAMLDecoder().decode(FileConfiguration.self, from: text)
         } catch let error as ConfigurationError {
             throw ConfigurationError("\(path): \(error.message)")
+        } catch DecodingError.dataCorrupted(let context) where context.underlyingError is ConfigurationError {
+            throw ConfigurationError("\(path): \(context.underlyingError.map { "\($0)" } ?? "")")
         } catch let DecodingError.typeMismatch(type, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             let listeners = ["sip.udp", "sip.tcp", "sip.tls"].contains { key.hasPrefix($0) }

@@ -365,6 +365,20 @@ struct Phone {
         #expect(await s.phones.received.last?.bodyText.contains("Voice-Message: 2/0") == true)
     }
 
+    @Test func aRemovedMailboxsSubscribersAreToldItIsGone() async throws {
+        let s = try await setup()
+        let dispatcher = MWIDispatcher(storage: s.storage, transport: s.phones, settings: MWISettings(notifyInterval: .zero))
+        await dispatcher.use(s.server)
+        var phone = Phone()
+        await subscribe(s, &phone)
+        try await eventually { await s.phones.received.count == 1 }
+        try await s.storage.removeMailbox(identity: "alice@example.com")
+        dispatcher.stateChanged(mailbox: "alice@example.com")
+        try await eventually { await s.phones.received.count == 2 }
+        #expect(await s.phones.received.last?.headers.first(.subscriptionState) == "terminated;reason=noresource")
+        #expect(await s.server.total == 0)
+    }
+
     @Test func theDispatcherFeedsSubscribersWithTheSameCoalescingAndADialPlanMayStopUnsolicitedNotifies() async throws {
         let s = try await setup()
         _ = try await s.storage.create(IPGateway(name: "pbx1", address: "192.0.2.10", transport: .udp, dialPlans: ["Paris"]))

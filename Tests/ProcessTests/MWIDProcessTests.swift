@@ -72,6 +72,11 @@ import Testing
             (["--http", "localhost"], "is not HOST:PORT"),
             (["--config", dir.appendingPathComponent("missing.yaml").path], "cannot read the configuration file"),
             (["--log-level", "loud"], "log level must be one of"),
+            (["--sip-trusted-peer", "pbx.example.com"], "trusted SIP peer \"pbx.example.com\" is not an IP address"),
+            (["--subscription-min-expires", "0"], "the minimum subscription expiry must be 1 to 86400"),
+            (["--subscription-min-expires", "600", "--subscription-max-expires", "60"], "is below the minimum"),
+            (["--digest-algorithms", "SHA-1"], "digest algorithm \"SHA-1\" is not MD5 or SHA-256"),
+            (["--sip-request-rate", "0"], "the SIP request rate must be above 0"),
         ]
         for (arguments, expected) in cases {
             let p = try PeerProcess("bad", RunningMWID.binary, ["--data", dir.appendingPathComponent("data").path] + arguments, in: dir)
@@ -83,6 +88,10 @@ import Testing
         let p = try PeerProcess("typo", RunningMWID.binary, ["--config", yaml.path], in: dir)
         #expect(await p.waitForExit(timeout: .seconds(20)) == 1)
         #expect(p.log.contains("unknown setting \"sip.udpp\""), "\(p.log)")
+        try "subscriptions:\n  minExpire: 30\n".write(to: yaml, atomically: true, encoding: .utf8)
+        let nested = try PeerProcess("typo2", RunningMWID.binary, ["--config", yaml.path], in: dir)
+        #expect(await nested.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(nested.log.contains("typo.yaml: unknown setting \"subscriptions.minExpire\" (known here: minExpires"), "\(nested.log)")
     }
 
     @Test func configFileSetsListenersAndDataAndFlagsWin() async throws {
