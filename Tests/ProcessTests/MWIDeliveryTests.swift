@@ -233,3 +233,97 @@ extension MWIDeliveryTests {
         Issue.record("no \(kind) event for \(subject)")
     }
 }
+
+extension MWIDeliveryTests {
+    @Test func aSecuredDialPlanDeliversOverTLSAndNeverFallsBackToTCP() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let mwid = try await RunningMWID("mwi-tls", arguments: ["--mwi-notify-interval", "0", "--mwi-retry-window", "1",
+                                                                "--mwi-health-interval", "0", "--tls-ca", pki.caFile])
+        defer { mwid.stop() }
+        // The PBX speaks TLS (stunnel in front of SIPp); a second one speaks only plain TCP.
+        let tcpPort = try await Peers.freePort(udp: false)
+        let tlsPort = try await Peers.freePort(udp: false)
+        let pbx = try Peers.sipp("uas_notify.xml", port: tcpPort, transport: "t1", calls: 1, in: mwid.directory)
+        defer { pbx.stop() }
+        let tunnel = try Peers.stunnel(accept: tlsPort, connect: tcpPort, client: false, pki: pki, in: mwid.directory)
+        defer { tunnel.stop(signal: "KILL") }
+        let plainPort = try await Peers.freePort(udp: false)
+        let plain = try PeerProcess("plain-pbx", Peers.executable("sipp") ?? "/usr/bin/sipp", [
+            "-sf", Peers.scenarios.appendingPathComponent("uas_notify.xml").path, "-i", "127.0.0.1", "-p", "\(plainPort)", "-t", "t1",
+            "-m", "1", "-nostdin", "-trace_msg", "-message_file", mwid.directory.appendingPathComponent("plain.msg").path,
+        ], in: mwid.directory)
+        defer { plain.stop() }
+        for port in [tcpPort, tlsPort, plainPort] { try await Peers.waitUntilListening(port: port, udp: false) }
+        for step in [
+            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4", "--voip-security", "Secured"],
+            ["policy", "new", "Default", "--dial-plan", "Paris"],
+            ["gateway", "new", "pbx1", "--address", "127.0.0.1", "--port", "\(tlsPort)", "--dial-plans", "Paris"],
+            ["mailbox", "new", "alice@example.com", "--extension", "1234", "--dial-plan", "Paris", "--policy", "Default"],
+            ["dialplan", "new", "Lyon", "--number-of-digits-in-extension", "4", "--voip-security", "Secured"],
+            ["policy", "new", "LyonDefault", "--dial-plan", "Lyon"],
+            ["gateway", "new", "plain", "--address", "127.0.0.1", "--port", "\(plainPort)", "--dial-plans", "Lyon"],
+            ["mailbox", "new", "bob@example.com", "--extension", "1234", "--dial-plan", "Lyon", "--policy", "LyonDefault"],
+        ] {
+            let r = try await mwid.mwictl(step)
+            try #require(r.status == 0, "\(step): \(r.err)")
+        }
+        let forced = try await mwid.mwictl(["gateway", "set", "pbx1", "--transport", "tcp"])
+        #expect(forced.status != 0 && forced.err.contains("transport"), "a Secured dial plan refuses a gateway forced to TCP")
+
+        _ = try await deposit(mwid)
+        let s = try await waitAcknowledged(mwid)
+        let attempt = (s["lastAttempts"] as? [[String: Any]])?.first
+        #expect(attempt?["transport"] as? String == "tls" && attempt?["response"] as? String == "200 OK", "\(s)")
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+        let received = try String(contentsOf: mwid.directory.appendingPathComponent("uas_notify.xml.msg"), encoding: .utf8)
+        #expect(received.contains("Via: SIP/2.0/TLS 127.0.0.1:"), "\(received)")
+        #expect(received.contains("Contact: <sip:mwid@127.0.0.1:") && received.contains(";transport=tls>"))
+
+        // Bob's gateway answers only plain TCP: the TLS handshake fails and nothing is sent in clear.
+        let r = try await mwid.mwictl(["message", "deposit", "bob@example.com", "--from", "+33142685300", "--duration", "3"])
+        try #require(r.status == 0, "\(r.err)")
+        let deadline = ContinuousClock.now + .seconds(20)
+        var bob: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            let out = try await mwid.mwictl(["mwi", "status", "bob@example.com", "--json"]).out
+            bob = (try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any]) ?? [:]
+            if (bob["lastAttempts"] as? [[String: Any]])?.isEmpty == false { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let failed = (bob["lastAttempts"] as? [[String: Any]])?.first
+        #expect(failed?["transport"] as? String == "tls" && failed?["delivered"] as? Bool == false, "\(bob)")
+        #expect((failed?["response"] as? String)?.contains("TLS failure") == true, "\(bob)")
+        let clear = (try? String(contentsOf: mwid.directory.appendingPathComponent("plain.msg"), encoding: .utf8)) ?? ""
+        #expect(!clear.contains("NOTIFY sip:"), "no NOTIFY in clear: \(clear)")
+    }
+
+    @Test func aGatewayThatChallengesGetsTheDigestOfItsCredentials() async throws {
+        let mwid = try await RunningMWID("mwi-digest", arguments: ["--mwi-notify-interval", "0", "--mwi-health-interval", "0", "--sip-t1", "100",
+                                                                   "--mwi-retry-window", "0.5"])
+        defer { mwid.stop() }
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify_auth.xml", port: port, transport: "u1", calls: 2, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: true)
+        try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
+        #expect(try await mwid.mwictl(["gateway", "set", "pbx1", "--username", "mwi", "--password", "secret"]).status == 0)
+        _ = try await deposit(mwid)
+        let s = try await waitAcknowledged(mwid)
+        #expect((s["lastAttempts"] as? [[String: Any]])?.first?["response"] as? String == "200 OK", "\(s)")
+        // With a wrong password the PBX answers 403: not delivered, and said so.
+        #expect(try await mwid.mwictl(["gateway", "set", "pbx1", "--password", "wrong"]).status == 0)
+        _ = try await deposit(mwid)
+        let deadline = ContinuousClock.now + .seconds(20)
+        var response = ""
+        while ContinuousClock.now < deadline {
+            response = ((try await status(mwid))["lastAttempts"] as? [[String: Any]])?.first?["response"] as? String ?? ""
+            if response.hasPrefix("403") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(response.hasPrefix("403"), "\(response)")
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+        let log = try String(contentsOf: mwid.directory.appendingPathComponent("uas_notify_auth.xml.log"), encoding: .utf8)
+        #expect(log.contains("AUTH OK") && log.contains("AUTH FAILED"), "\(log)")
+    }
+}

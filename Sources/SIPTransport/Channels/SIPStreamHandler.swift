@@ -1,5 +1,6 @@
 import NIOCore
 import NIOSSL
+import NIOTLS
 import SIP
 
 /// Frames SIP messages on a TCP or TLS connection (by Content-Length, keep-alives
@@ -16,15 +17,44 @@ final class SIPStreamHandler: ChannelDuplexHandler {
     private let core: NIOLoopBound<TransportCore>
     private let transport: SIPTransportKind
     private let messageTimeout: TimeAmount
+    private let handshakeTimeout: TimeAmount
     private var parser: SIPStreamParser
     private var buffer = ByteBuffer()
     private var partialDeadline: Scheduled<Void>?
+    private var handshakeDeadline: Scheduled<Void>?
 
-    init(core: NIOLoopBound<TransportCore>, transport: SIPTransportKind, limits: SIPParser.Limits, messageTimeout: TimeAmount) {
+    init(core: NIOLoopBound<TransportCore>, transport: SIPTransportKind, limits: SIPParser.Limits, messageTimeout: TimeAmount,
+         handshakeTimeout: TimeAmount) {
         self.core = core
         self.transport = transport
         self.messageTimeout = messageTimeout
+        self.handshakeTimeout = handshakeTimeout
         parser = SIPStreamParser(limits: limits)
+    }
+
+    /// A TLS peer must finish its handshake in time: one that stalls it (a plain TCP
+    /// server that never answers the ClientHello, a client that connects and waits)
+    /// fails its transactions at once with a TLS failure instead of costing a timeout.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { startHandshakeDeadline(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        startHandshakeDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    private func startHandshakeDeadline(context: ChannelHandlerContext) {
+        guard transport == .tls, handshakeDeadline == nil else { return }
+        let channel = context.channel
+        let core = self.core, transport = self.transport, timeout = handshakeTimeout
+        handshakeDeadline = context.eventLoop.scheduleTask(in: timeout) {
+            guard let remote = channel.remoteAddress else { return }
+            core.value.connectionFailed(ConnectionKey(transport: transport, address: remote),
+                                        error: .tlsFailure("\(remote): handshake not completed in \(timeout.nanoseconds / 1_000_000) ms"))
+            core.value.logger.info("closing TLS connection: handshake not completed in time", metadata: ["peer": "\(remote)"])
+            channel.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -83,6 +113,10 @@ final class SIPStreamHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event {
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
+        }
         if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)
             return
@@ -101,6 +135,8 @@ final class SIPStreamHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelPartialDeadline()
+        handshakeDeadline?.cancel()
+        handshakeDeadline = nil
         if let remote = context.channel.remoteAddress {
             core.value.connectionFailed(ConnectionKey(transport: transport, address: remote),
                                         error: .connectionClosed("\(remote)"))

@@ -416,7 +416,8 @@ final class TransportCore {
         let core = NIOLoopBound(self, eventLoop: loop)
         try channel.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: configuration.idleTimeout))
         try channel.pipeline.syncOperations.addHandler(
-            SIPStreamHandler(core: core, transport: transport, limits: configuration.limits, messageTimeout: configuration.messageTimeout))
+            SIPStreamHandler(core: core, transport: transport, limits: configuration.limits, messageTimeout: configuration.messageTimeout,
+                             handshakeTimeout: configuration.connectTimeout))
     }
 
     /// Registers an accepted connection so that requests to that peer reuse it.

@@ -1,10 +1,9 @@
-import Foundation
-import TestSupport
+public import Foundation
 
 extension Peers {
     /// stunnel in the foreground: TLS on `accept` to TCP `connect` (server), or the
     /// reverse when `client` is true.
-    static func stunnel(accept: Int, connect: Int, client: Bool, pki: TestPKI, in dir: URL) throws -> PeerProcess {
+    public static func stunnel(accept: Int, connect: Int, client: Bool, pki: TestPKI, in dir: URL) throws -> PeerProcess {
         guard let stunnel = executable("stunnel4") ?? executable("stunnel") else {
             throw PeerError("stunnel is not installed (apt-get install stunnel4)")
         }

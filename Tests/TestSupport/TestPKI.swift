@@ -1,17 +1,17 @@
 import Crypto
-import Foundation
+public import Foundation
 import SwiftASN1
 import X509
 
 /// A throw-away CA and a certificate for 127.0.0.1 / localhost it signed, written as PEM
 /// files into a temporary folder (so no openssl command is needed).
-struct TestPKI {
-    let directory: URL
-    var caFile: String { directory.appendingPathComponent("ca.pem").path }
-    var certificateFile: String { directory.appendingPathComponent("cert.pem").path }
-    var keyFile: String { directory.appendingPathComponent("key.pem").path }
+public struct TestPKI: Sendable {
+    public let directory: URL
+    public var caFile: String { directory.appendingPathComponent("ca.pem").path }
+    public var certificateFile: String { directory.appendingPathComponent("cert.pem").path }
+    public var keyFile: String { directory.appendingPathComponent("key.pem").path }
 
-    init(name: String = "mwid test") throws {
+    public init(name: String = "mwid test") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-pki-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let now = Date()
@@ -43,7 +43,7 @@ struct TestPKI {
         try key.pemRepresentation.write(toFile: keyFile, atomically: true, encoding: .utf8)
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(at: directory)
     }
 }
