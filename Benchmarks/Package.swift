@@ -14,6 +14,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "BenchmarkSamples", path: "Profile/BenchmarkSamples", swiftSettings: [.swiftLanguageMode(.v6)]),
+        // malloc_trim, so that resident sizes count what is in use (memory-per-item figures).
+        .target(name: "CMallocStats", path: "Profile/CMallocStats"),
         .executableTarget(
             name: "SIPBenchmarks",
             dependencies: [
@@ -38,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "SIPTransportBench",
             dependencies: [
+                "CMallocStats",
                 .product(name: "SIP", package: "mwid"),
                 .product(name: "SIPTransport", package: "mwid"),
                 .product(name: "NIOCore", package: "swift-nio"),

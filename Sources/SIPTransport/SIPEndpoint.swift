@@ -47,6 +47,9 @@ public final class SIPEndpoint: Sendable {
                 try await DatagramBootstrap(group: loop)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
                     .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
+                    .channelOption(.socketOption(.so_sndbuf), value: 4 * 1024 * 1024)
+                    // Under load, read several datagrams per wake-up.
+                    .channelOption(.maxMessagesPerRead, value: 16)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
@@ -123,15 +126,10 @@ public final class SIPEndpoint: Sendable {
     /// Throws `SIPTransportError` on timeout (Timer F) and at once on a transport error
     /// (connection refused, TLS failure, unresolvable name), so a caller can fail over.
     public func send(_ request: SIPMessage, to peer: SIPPeer, timers: SIPTimers? = nil) async throws(SIPTransportError) -> SIPMessage {
-        let core = self.core
-        let timers = timers ?? configuration.timers
-        do {
-            return try await eventLoop.flatSubmit { core.value.send(request, to: peer, timers: timers) }.get()
-        } catch let error as SIPTransportError {
-            throw error
-        } catch {
-            throw .connectionClosed("\(error)")
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<SIPMessage, SIPTransportError>, Never>) in
+            send(request, to: peer, timers: timers) { continuation.resume(returning: $0) }
         }
+        return try result.get()
     }
 
     /// The same as `send(_:to:timers:)` without a task per request: `completion` runs on
@@ -141,10 +139,10 @@ public final class SIPEndpoint: Sendable {
                      completion: @escaping @Sendable (Result<SIPMessage, SIPTransportError>) -> Void) {
         let core = self.core
         let timers = timers ?? configuration.timers
-        eventLoop.execute {
-            core.value.send(request, to: peer, timers: timers).whenComplete { result in
-                completion(result.mapError { $0 as? SIPTransportError ?? .connectionClosed("\($0)") })
-            }
+        if eventLoop.inEventLoop {
+            core.value.send(request, to: peer, timers: timers, completion: .callback(completion))
+        } else {
+            eventLoop.execute { core.value.send(request, to: peer, timers: timers, completion: .callback(completion)) }
         }
     }
 
@@ -167,8 +165,7 @@ public final class SIPEndpoint: Sendable {
         try? await eventLoop.submit {
             let pending = core.value.clients
             core.value.clients = [:]
-            core.value.clientIndex = [:]
-            for tx in pending.values { tx.promise.fail(SIPTransportError.shuttingDown) }
+            for tx in pending.values { tx.completion.finish(.failure(.shuttingDown)) }
             core.value.wakeUp?.cancel()
         }.get()
     }

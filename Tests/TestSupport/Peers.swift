@@ -139,26 +139,34 @@ public enum Peers {
         throw PeerError("nothing listens on port \(port) after \(timeout)")
     }
 
-    /// A port that was free a moment ago (bind to 0, read, close).
+    /// A port that was free a moment ago, below the kernel's ephemeral range (32768–60999
+    /// here), so that no socket bound to port 0 — another test's, or an outbound
+    /// connection's — can take it before the peer binds it.
     public static func freePort(udp: Bool) async throws -> Int {
-        let channel: any Channel = udp
-            ? try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-            : try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port ?? 0
-        try await channel.close()
-        return port
+        for _ in 0..<200 {
+            let port = Int.random(in: 20_000..<32_000)
+            if await isFree(port, udp: udp) { return port }
+        }
+        throw PeerError("no free port found below the ephemeral range")
     }
 
     /// A port free for both UDP and TCP.
     public static func freePortBoth() async throws -> Int {
-        for _ in 0..<50 {
-            let port = try await freePort(udp: true)
-            if let tcp = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: port).get() {
-                try await tcp.close()
-                return port
-            }
+        for _ in 0..<200 {
+            let port = Int.random(in: 20_000..<32_000)
+            if await isFree(port, udp: true), await isFree(port, udp: false) { return port }
         }
         throw PeerError("no port free for UDP and TCP")
+    }
+
+    private static func isFree(_ port: Int, udp: Bool) async -> Bool {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let channel: (any Channel)? = udp
+            ? try? await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: port).get()
+            : try? await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: port).get()
+        guard let channel else { return false }
+        try? await channel.close()
+        return true
     }
 }
 

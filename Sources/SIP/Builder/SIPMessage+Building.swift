@@ -4,7 +4,7 @@ public enum SIPIdentifiers {
 
     /// `z9hG4bK` followed by 64 random bits in hex.
     public static func branch(using rng: inout some RandomNumberGenerator) -> String {
-        magicCookie + hex(rng.next(), digits: 16)
+        branch(rng.next())
     }
 
     /// 64 random bits in hex.
@@ -21,6 +21,25 @@ public enum SIPIdentifiers {
     public static func branch() -> String {
         var rng = SystemRandomNumberGenerator()
         return branch(using: &rng)
+    }
+
+    /// The branch `z9hG4bK` + `random` in 16 hex digits.
+    public static func branch(_ random: UInt64) -> String {
+        magicCookie + hex(random, digits: 16)
+    }
+
+    /// The 64 bits of a branch this module made (`z9hG4bK` and 16 hex digits), or nil for
+    /// any other branch.
+    public static func branchKey(_ branch: String) -> UInt64? {
+        var utf8 = branch.utf8[...]
+        guard utf8.count == 23, utf8.starts(with: magicCookie.utf8) else { return nil }
+        utf8 = utf8.dropFirst(7)
+        var value: UInt64 = 0
+        for byte in utf8 {
+            guard let digit = ASCII.hexValue(byte) else { return nil }
+            value = value << 4 | UInt64(digit)
+        }
+        return value
     }
 
     public static func tag() -> String {

@@ -83,6 +83,7 @@ final class SIPStreamHandler: ChannelDuplexHandler {
                                        metadata: ["peer": "\(source)", "transport": "\(transport)", "reason": "\(error.reason)"])
                 buffer.clear()
                 cancelPartialDeadline()
+                context.channel.flush()  // the answer goes out before the connection closes
                 context.close(promise: nil)
                 return
             }

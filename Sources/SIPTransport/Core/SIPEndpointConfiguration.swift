@@ -22,13 +22,17 @@ public struct SIPEndpointConfiguration: Sendable {
     public var maxInboundConnections: Int
     /// How long a resolved host name is reused (getaddrinfo hides the record's TTL).
     public var resolutionCacheTime: TimeAmount
+    /// Timers due within this of each other fire in one wake-up (timer slack).
+    public var timerResolution: TimeAmount
 
     public init(
         udp: [String] = ["127.0.0.1:5060"], tcp: [String] = ["127.0.0.1:5060"], tls: [String] = [],
         advertisedHost: String? = nil, tlsConfiguration: SIPTLSConfiguration? = nil, timers: SIPTimers = .rfc3261,
         limits: SIPParser.Limits = .default, idleTimeout: TimeAmount = .seconds(120), messageTimeout: TimeAmount = .seconds(10),
-        connectTimeout: TimeAmount = .seconds(5), maxInboundConnections: Int = 4_096, resolutionCacheTime: TimeAmount = .seconds(60)
+        connectTimeout: TimeAmount = .seconds(5), maxInboundConnections: Int = 4_096, resolutionCacheTime: TimeAmount = .seconds(60),
+        timerResolution: TimeAmount = .milliseconds(4)
     ) {
+        self.timerResolution = timerResolution
         self.udp = udp
         self.tcp = tcp
         self.tls = tls

@@ -20,13 +20,29 @@ struct ConnectionKey: Hashable {
 /// and their single timer queue. Confined to one event loop (every method runs on it),
 /// so it needs no locks.
 final class TransportCore {
+    /// Who hears of a client transaction's outcome: an async caller's promise, or a
+    /// callback (dispatchers keeping thousands in flight without a task each).
+    enum Completion {
+        case promise(EventLoopPromise<SIPMessage>)
+        case callback(@Sendable (Result<SIPMessage, SIPTransportError>) -> Void)
+
+        func finish(_ result: Result<SIPMessage, SIPTransportError>) {
+            switch self {
+            case .promise(let promise): promise.completeWith(result.mapError { $0 as any Error })
+            case .callback(let callback): callback(result)
+            }
+        }
+    }
+
+    /// A client transaction in flight, kept small: the request's bytes (for
+    /// retransmission) in one array, where it goes, its state and who to tell.
     struct ClientTransaction {
         var state: ClientTransactionState
         var method: SIPMethod
-        var branch: String
-        var bytes: ByteBuffer
-        var flow: Flow
-        var promise: EventLoopPromise<SIPMessage>
+        var bytes: [UInt8]
+        var address: SocketAddress
+        var transport: SIPTransportKind
+        var completion: Completion
         var armed: Int64?
     }
 
@@ -58,15 +74,31 @@ final class TransportCore {
     var connecting: [ConnectionKey: EventLoopFuture<any Channel>] = [:]
     var inboundConnections = 0
     var resolved: [String: (addresses: [SocketAddress], until: NIODeadline)] = [:]
+    struct LiteralKey: Hashable {
+        var host: String
+        var port: Int
+    }
+    var literalAddresses: [LiteralKey: SocketAddress] = [:]
 
+    /// Client transactions in flight, by the 64 random bits of their branch (tagged with
+    /// `clientTag`, so that they never collide with server transaction ids in the timer
+    /// queue): no string is hashed to match a response.
     var clients: [UInt64: ClientTransaction] = [:]
-    var clientIndex: [String: UInt64] = [:]
+    /// Completed UDP client transactions, kept for Timer K (T4) only as their branch key,
+    /// so that a retransmitted final response is absorbed: expiry order is insertion order.
+    var completedBranches: Set<UInt64> = []
+    var completedOrder = CircularBuffer<(key: UInt64, until: Int64)>()
+    static let clientTag: UInt64 = 1 << 63
     var servers: [UInt64: ServerTransaction] = [:]
     var serverIndex: [ServerKey: UInt64] = [:]
     var nextID: UInt64 = 1
     var timers = TimerQueue<UInt64>()
     var wakeUp: Scheduled<Void>?
     var wakeUpAt: Int64?
+    /// Channels written to since the last flush: one flush per event-loop tick sends them
+    /// together (`sendmmsg` for UDP).
+    var unflushed: [ObjectIdentifier: any Channel] = [:]
+    var flushScheduled = false
     var shuttingDown = false
     var rng = SystemRandomNumberGenerator()
 
@@ -87,84 +119,120 @@ final class TransportCore {
 
     /// Sends a request in a new client transaction; the future holds the final response.
     func send(_ request: SIPMessage, to peer: SIPPeer, timers: SIPTimers) -> EventLoopFuture<SIPMessage> {
+        let promise = loop.makePromise(of: SIPMessage.self)
+        send(request, to: peer, timers: timers, completion: .promise(promise))
+        return promise.futureResult
+    }
+
+    /// Sends a request in a new client transaction; `completion` hears of its final
+    /// response or its error (on this event loop).
+    func send(_ request: SIPMessage, to peer: SIPPeer, timers: SIPTimers, completion: Completion) {
         loop.assertInEventLoop()
-        guard !shuttingDown else { return loop.makeFailedFuture(SIPTransportError.shuttingDown) }
+        guard !shuttingDown else { return completion.finish(.failure(.shuttingDown)) }
         guard let method = request.method, method != .ack, method != .invite else {
-            return loop.makeFailedFuture(SIPTransportError.invalidRequest("only non-INVITE requests start client transactions"))
+            return completion.finish(.failure(.invalidRequest("only non-INVITE requests start client transactions")))
         }
         // IP literals need no resolution: start at once, without a future in between.
-        if let address = try? SocketAddress(ipAddress: peer.host, port: peer.effectivePort) {
+        if let address = literalAddress(peer) {
             return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers,
-                         existingConnectionOnly: peer.existingConnectionOnly)
+                         existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
         }
-        return resolve(peer).assumeIsolated().flatMap { address in
-            self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host, timers: timers,
-                       existingConnectionOnly: peer.existingConnectionOnly)
-        }.nonisolated()
+        resolve(peer).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let address):
+                self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host,
+                           timers: timers, existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
+            case .failure(let error):
+                completion.finish(.failure(error as? SIPTransportError ?? .resolutionFailed(peer.host)))
+            }
+        }
+    }
+
+    /// The socket address of a peer named by an IP literal, made once per peer and shared
+    /// by its transactions (a bounded cache: cleared when it grows past 65 536 peers).
+    private func literalAddress(_ peer: SIPPeer) -> SocketAddress? {
+        let key = LiteralKey(host: peer.host, port: peer.effectivePort)
+        if let known = literalAddresses[key] { return known }
+        guard let address = try? SocketAddress(ipAddress: peer.host, port: peer.effectivePort) else { return nil }
+        if literalAddresses.count >= 65_536 { literalAddresses.removeAll(keepingCapacity: true) }
+        literalAddresses[key] = address
+        return address
     }
 
     private func start(_ request: SIPMessage, method: SIPMethod, transport: SIPTransportKind, address: SocketAddress,
-                       serverName: String?, timers: SIPTimers, existingConnectionOnly: Bool) -> EventLoopFuture<SIPMessage> {
+                       serverName: String?, timers: SIPTimers, existingConnectionOnly: Bool, completion: Completion) {
+        guard let flow = clientFlow(transport, address) else { return completion.finish(.failure(.transportUnavailable(.udp))) }
+        if existingConnectionOnly, case .stream(let key) = flow, connections[key]?.isActive != true {
+            return completion.finish(.failure(.connectionClosed("no open \(transport) connection to \(address)")))
+        }
+        // The branch's 64 random bits are the transaction's key (drawn again in the
+        // unlikely case they are taken).
+        var random = rng.next()
+        while clients[random | Self.clientTag] != nil || completedBranches.contains(random) { random = rng.next() }
+        let id = random | Self.clientTag
         var request = request
-        let branch = SIPIdentifiers.branch(using: &rng)
         // This endpoint is the request's first hop: its Via is the only one.
         request.headers.remove(.via)
-        request.headers.insert(.via, viaValue(transport: transport, branch: branch), at: 0)
-        let flow: Flow
-        switch transport {
-        case .udp:
-            guard let udp = udpChannel else { return loop.makeFailedFuture(SIPTransportError.transportUnavailable(.udp)) }
-            flow = .datagram(udp, address)
-        case .tcp, .tls:
-            let key = ConnectionKey(transport: transport, address: address)
-            if existingConnectionOnly, connections[key]?.isActive != true {
-                return loop.makeFailedFuture(SIPTransportError.connectionClosed("no open \(transport) connection to \(address)"))
-            }
-            flow = .stream(key)
-        }
-        let bytes = ByteBuffer(bytes: request.serialize())
-        let promise = loop.makePromise(of: SIPMessage.self)
-        let id = nextID
-        nextID += 1
-        let now = Self.now()
+        request.headers.insert(.via, viaValue(transport: transport, branch: SIPIdentifiers.branch(random)), at: 0)
+        let bytes = request.serialize()
         clients[id] = ClientTransaction(
-            state: ClientTransactionState(now: now, reliable: transport.isReliable, timers: timers),
-            method: method, branch: branch, bytes: bytes, flow: flow, promise: promise)
-        clientIndex[branch] = id
+            state: ClientTransactionState(now: Self.now(), reliable: transport.isReliable, timers: timers),
+            method: method, bytes: bytes, address: address, transport: transport, completion: completion)
         arm(client: id)
         metrics.clientTransactionsStarted.increment()
-        write(bytes, flow: flow, serverName: serverName) { error in
+        write(ByteBuffer(bytes: bytes), flow: flow, serverName: serverName) { error in
             self.failClient(id, error)
         }
-        return promise.futureResult
+    }
+
+    /// Where a client transaction's bytes go: from the UDP socket, or on the connection
+    /// to the address.
+    private func clientFlow(_ transport: SIPTransportKind, _ address: SocketAddress) -> Flow? {
+        switch transport {
+        case .udp: udpChannel.map { .datagram($0, address) }
+        case .tcp, .tls: .stream(ConnectionKey(transport: transport, address: address))
+        }
     }
 
     private func failClient(_ id: UInt64, _ error: SIPTransportError) {
         guard var tx = clients.removeValue(forKey: id) else { return }
-        clientIndex[tx.branch] = nil
         tx.state.fail()
         metrics.transportErrors.increment()
-        tx.promise.fail(error)
+        tx.completion.finish(.failure(error))
     }
 
     private func receiveResponse(_ response: SIPMessage) {
-        guard let via = try? response.topVia(), let branch = via.branch, let id = clientIndex[branch],
-              var tx = clients[id], let cseq = try? response.cseq(), cseq.method == tx.method,
-              let status = response.statusCode
-        else {
+        guard let via = try? response.topVia(), let branch = via.branch, let key = SIPIdentifiers.branchKey(branch) else {
             metrics.dropped(.unmatchedResponse)
             return
         }
-        let action = tx.state.receive(statusCode: status, now: Self.now())
-        clients[id] = tx
-        if action == .final {
-            tx.promise.succeed(response)
-            if tx.state.nextDeadline.map({ $0 <= Self.now() }) ?? true {
-                clients[id] = nil
-                clientIndex[branch] = nil
-            } else {
-                arm(client: id)
-            }
+        let id = key | Self.clientTag
+        guard var tx = clients[id], let cseq = try? response.cseq(), cseq.method == tx.method, let status = response.statusCode else {
+            // A final response again after the transaction completed: absorbed (Timer K).
+            if !completedBranches.contains(key) { metrics.dropped(.unmatchedResponse) }
+            return
+        }
+        let now = Self.now()
+        let action = tx.state.receive(statusCode: status, now: now)
+        guard action == .final else {
+            clients[id] = tx
+            return
+        }
+        clients[id] = nil
+        // Timer K: only the branch is kept, to absorb retransmissions of this response.
+        if let until = tx.state.nextDeadline, until > now {
+            completedBranches.insert(key)
+            completedOrder.append((key, until))
+        }
+        forgetCompleted(now: now)
+        tx.completion.finish(.success(response))
+    }
+
+    /// Drops the completed branches whose Timer K has fired.
+    private func forgetCompleted(now: Int64) {
+        while let first = completedOrder.first, first.until <= now {
+            completedOrder.removeFirst()
+            completedBranches.remove(first.key)
         }
     }
 
@@ -294,15 +362,21 @@ final class TransportCore {
         armWakeUp(at: deadline)
     }
 
-    /// Keeps the one wake-up at the earliest deadline.
+    /// Keeps the one wake-up at the earliest deadline, rounded up to the timer
+    /// resolution: timers due within one tick fire together, so thousands of
+    /// transactions a second cost hundreds of wake-ups, not thousands.
     private func armWakeUp(at deadline: Int64) {
-        if let at = wakeUpAt, at <= deadline { return }
+        let tick = max(1, Self.nanoseconds(configuration.timerResolution))
+        let target = (max(0, deadline) + tick - 1) / tick * tick
+        if let at = wakeUpAt, at <= target { return }
         wakeUp?.cancel()
-        wakeUpAt = deadline
-        wakeUp = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(0, deadline)))) { [self] in
+        wakeUpAt = target
+        wakeUp = loop.assumeIsolated().scheduleTask(deadline: .uptimeNanoseconds(UInt64(target))) { [self] in
             self.fireTimers()
         }
     }
+
+    static func nanoseconds(_ amount: TimeAmount) -> Int64 { amount.nanoseconds }
 
     private func fireTimers() {
         wakeUp = nil
@@ -317,16 +391,16 @@ final class TransportCore {
                 case .retransmit:
                     metrics.retransmissionsSent.increment()
                     let id = entry.id
-                    write(tx.bytes, flow: tx.flow, serverName: nil) { error in self.failClient(id, error) }
+                    if let flow = clientFlow(tx.transport, tx.address) {
+                        write(ByteBuffer(bytes: tx.bytes), flow: flow, serverName: nil) { error in self.failClient(id, error) }
+                    }
                     arm(client: entry.id)
                 case .timeout:
                     clients[entry.id] = nil
-                    clientIndex[tx.branch] = nil
                     metrics.timeouts.increment()
-                    tx.promise.fail(SIPTransportError.timeout)
+                    tx.completion.finish(.failure(.timeout))
                 case .terminated:
                     clients[entry.id] = nil
-                    clientIndex[tx.branch] = nil
                 case .none, .provisional, .final:
                     arm(client: entry.id)
                 }
@@ -346,6 +420,7 @@ final class TransportCore {
                 }
             }
         }
+        forgetCompleted(now: now)
         if let next = timers.earliest {
             // Re-arm the single wake-up for the earliest remaining deadline (arming above
             // may already have scheduled it).
@@ -355,24 +430,49 @@ final class TransportCore {
 
     // MARK: - Writing
 
-    /// Writes bytes along a flow, opening a connection when the flow needs one.
+    /// Writes bytes along a flow, opening a connection when the flow needs one. The
+    /// write is flushed at the end of the current event-loop tick, with the others.
     func write(_ bytes: ByteBuffer, flow: Flow, serverName: String?, onError: @escaping (SIPTransportError) -> Void) {
         switch flow {
         case .datagram(let channel, let address):
             let promise = loop.makePromise(of: Void.self)
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes), promise: promise)
+            channel.write(AddressedEnvelope(remoteAddress: address, data: bytes), promise: promise)
+            flushLater(channel)
             promise.futureResult.assumeIsolated().whenFailure { error in onError(Self.transportError(error, address: address)) }
         case .stream(let key):
+            if let channel = connections[key], channel.isActive {
+                writeStream(bytes, channel: channel, address: key.address, onError: onError)
+                return
+            }
             connection(for: key, serverName: serverName).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let channel):
-                    let promise = self.loop.makePromise(of: Void.self)
-                    channel.writeAndFlush(bytes, promise: promise)
-                    promise.futureResult.assumeIsolated().whenFailure { error in onError(Self.transportError(error, address: key.address)) }
+                    self.writeStream(bytes, channel: channel, address: key.address, onError: onError)
                 case .failure(let error):
                     onError(Self.transportError(error, address: key.address))
                 }
             }
+        }
+    }
+
+    private func writeStream(_ bytes: ByteBuffer, channel: any Channel, address: SocketAddress,
+                             onError: @escaping (SIPTransportError) -> Void) {
+        let promise = loop.makePromise(of: Void.self)
+        channel.write(bytes, promise: promise)
+        flushLater(channel)
+        promise.futureResult.assumeIsolated().whenFailure { error in onError(Self.transportError(error, address: address)) }
+    }
+
+    /// Flushes `channel` once the current tick's work is done.
+    private func flushLater(_ channel: any Channel) {
+        unflushed[ObjectIdentifier(channel)] = channel
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.assumeIsolated().execute { [self] in
+            self.flushScheduled = false
+            let channels = self.unflushed
+            self.unflushed.removeAll(keepingCapacity: true)
+            for channel in channels.values { channel.flush() }
         }
     }
 
@@ -438,9 +538,8 @@ final class TransportCore {
 
     /// A stream connection failed or closed: transactions waiting on it fail at once.
     func connectionFailed(_ key: ConnectionKey, error: SIPTransportError) {
-        let ids = clients.filter { id, tx in
-            if case .stream(let k) = tx.flow, k == key, tx.state.phase == .trying || tx.state.phase == .proceeding { return true }
-            return false
+        let ids = clients.filter { _, tx in
+            tx.transport == key.transport && tx.address == key.address && (tx.state.phase == .trying || tx.state.phase == .proceeding)
         }.map(\.key)
         for id in ids { failClient(id, error) }
     }

@@ -19,27 +19,31 @@ struct ClientTransactionState: Sendable {
         case terminated
     }
 
+    // Only what the machine still needs after it started, in 48 bytes (a transaction in
+    // flight is kept small: 100 000 of them must fit in 100 MB). `deadline` is Timer E
+    // while trying or proceeding over UDP, Timer K once completed; `.max` when unarmed.
     let reliable: Bool
-    let timers: SIPTimers
     private(set) var phase: Phase = .trying
     private var interval: Int64
-    private var retransmitAt: Int64?
+    private var deadline: Int64
     private var timeoutAt: Int64
-    private var completedUntil: Int64?
+    private let t2: Int64
+    private let t4: Int64
 
     init(now: Int64, reliable: Bool, timers: SIPTimers) {
         self.reliable = reliable
-        self.timers = timers
+        t2 = timers.t2ns
+        t4 = timers.t4ns
         interval = timers.t1ns
-        retransmitAt = reliable ? nil : now + timers.t1ns
+        deadline = reliable ? .max : now + timers.t1ns
         timeoutAt = now + timers.timeoutns
     }
 
     /// When the machine next needs `tick`, or `nil` once terminated.
     var nextDeadline: Int64? {
         switch phase {
-        case .trying, .proceeding: return min(retransmitAt ?? .max, timeoutAt)
-        case .completed: return completedUntil
+        case .trying, .proceeding: return min(deadline, timeoutAt)
+        case .completed: return deadline
         case .terminated: return nil
         }
     }
@@ -52,8 +56,7 @@ struct ClientTransactionState: Sendable {
                 return .provisional
             }
             phase = .completed
-            retransmitAt = nil
-            completedUntil = now + (reliable ? 0 : timers.t4ns)
+            deadline = now + (reliable ? 0 : t4)  // Timer K
             return .final
         case .completed, .terminated:
             return .none  // a retransmitted final response, absorbed
@@ -67,14 +70,14 @@ struct ClientTransactionState: Sendable {
                 phase = .terminated
                 return .timeout
             }
-            if let at = retransmitAt, now >= at {
-                interval = phase == .proceeding ? timers.t2ns : min(interval * 2, timers.t2ns)
-                retransmitAt = now + interval
+            if now >= deadline {
+                interval = phase == .proceeding ? t2 : min(interval * 2, t2)
+                deadline = now + interval
                 return .retransmit
             }
             return .none
         case .completed:
-            if let until = completedUntil, now >= until {
+            if now >= deadline {
                 phase = .terminated
                 return .terminated
             }
