@@ -18,13 +18,18 @@ public struct AdminAPI: Sendable {
     let stateChanged: @Sendable (String) -> Void
     /// The live subscriptions of the MWI engine (none without one).
     let subscriptions: (any SubscriptionDirectory)?
+    /// Told of mailboxes made pending again in bulk (a forced refresh, a switch): the MWI
+    /// engine delivers them after live changes. Without it, `stateChanged` for each.
+    let refreshed: (@Sendable ([String]) -> Void)?
 
     public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
                 clock: @escaping @Sendable () -> Date = { Date() },
                 makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
                 stateChanged: @escaping @Sendable (String) -> Void = { _ in },
+                refreshed: (@Sendable ([String]) -> Void)? = nil,
                 subscriptions: (any SubscriptionDirectory)? = nil) {
         self.stateChanged = stateChanged
+        self.refreshed = refreshed
         self.subscriptions = subscriptions
         self.storage = storage
         self.token = token
@@ -42,7 +47,7 @@ public struct AdminAPI: Sendable {
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: BearerAuthMiddleware(token: token, openPaths: [Self.openAPIPath]))
         let table = RouteTable(router: router)
-        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged,
+        DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged, refreshed: refreshed,
                         subscriptions: subscriptions).register(in: table)
 
         let storage = self.storage, prometheus = self.prometheus, version = self.version

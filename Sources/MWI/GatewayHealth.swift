@@ -31,6 +31,9 @@ public actor GatewayHealth {
 
     public func isDown(_ gateway: String) -> Bool { down.contains(gateway) }
 
+    /// The gateways known down now.
+    public func downGateways() -> Set<String> { down }
+
     /// Marks a gateway down after a transport failure of a delivery, before the next
     /// probe confirms it.
     public func deliveryFailed(_ gateway: String) async {

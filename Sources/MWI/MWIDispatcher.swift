@@ -1,7 +1,9 @@
 import Foundation
 public import Logging
 import Metrics
+import NIOCore
 public import SIP
+import Synchronization
 public import SIPTransport
 public import Storage
 import UnifiedMessaging
@@ -9,50 +11,97 @@ import UnifiedMessaging
 /// Sends requests and reports where from: the SIP endpoint, or a fake in unit tests.
 public protocol NotifyTransport: Sendable {
     func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage
+    /// The same without waiting: `completion` gets the final response or the error (for
+    /// thousands of NOTIFYs in flight without a task each).
+    func start(_ request: SIPMessage, to peer: SIPPeer, completion: @escaping @Sendable (Result<SIPMessage, SIPTransportError>) -> Void)
     func sentBy(_ transport: SIPTransportKind) async -> (host: String, port: Int)
+}
+
+extension NotifyTransport {
+    public func start(_ request: SIPMessage, to peer: SIPPeer,
+                      completion: @escaping @Sendable (Result<SIPMessage, SIPTransportError>) -> Void) {
+        Task {
+            do throws(SIPTransportError) {
+                completion(.success(try await send(request, to: peer)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
 }
 
 extension SIPEndpoint: NotifyTransport {
     public func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage {
         try await send(request, to: peer, timers: nil)
     }
+
+    public func start(_ request: SIPMessage, to peer: SIPPeer,
+                      completion: @escaping @Sendable (Result<SIPMessage, SIPTransportError>) -> Void) {
+        send(request, to: peer, timers: nil, completion: completion)
+    }
 }
 
 /// The mailbox assistant's delivery side (SPEC §2.2–2.5): after a state change is
 /// committed, it sends the mailbox's newest state to the first gateway that takes it,
-/// in priority order, answering a digest challenge once, and keeps trying in rounds with
-/// backoff until the retry window is spent. One delivery per mailbox at a time; changes
-/// that arrive meanwhile, or within `notifyInterval` of the last NOTIFY, are coalesced
-/// into one NOTIFY of the newest state. What was acknowledged and every attempt are
-/// stored; failures and recoveries go to the event log.
+/// in priority order, answering a digest challenge once, and tries again with backoff
+/// until the retry window is spent. One delivery per mailbox at a time; changes that
+/// arrive meanwhile, or within `notifyInterval` of the last NOTIFY, are coalesced into
+/// one NOTIFY of the newest state. What was acknowledged and every attempt are stored;
+/// failures and recoveries go to the event log. Subscribers of the mailbox are told in
+/// the same pass (one pipeline).
+///
+/// Deliveries run in batches: the mailboxes due are read in one storage read, their
+/// NOTIFYs go out concurrently, and what they did is kept in one storage write. Live
+/// changes go before refreshes (forced, periodic, or a gateway back up), so a refresh of
+/// every lamp never delays a deposit's.
 public actor MWIDispatcher {
+    /// Live changes (deposits, reads, switches) are delivered before refreshes.
+    public enum Priority: Sendable { case live, refresh }
+
     private let storage: any Storage
     private let transport: any NotifyTransport
     private let settings: MWISettings
     private let logger: Logger
     private let clock = ContinuousClock()
+    private let epoch = ContinuousClock.now
     private var health: GatewayHealth?
     private var subscriptions: SubscriptionServer?
     /// Gateways that answered 489 Bad Event: they want subscriptions, not unsolicited NOTIFYs.
     private var refusesUnsolicited: Set<String> = []
 
+    // MARK: Scheduling state (times in nanoseconds since `epoch`)
+
+    private struct Waiting {
+        var due: Int64
+        var live: Bool
+    }
+
+    /// Mailboxes waiting for their interval, a backoff or a free slot; the same in two
+    /// sorted queues, live and refresh (an entry that no longer matches is stale).
+    private var scheduled: [String: Waiting] = [:]
+    private var liveQueue = TimerQueue<String>()
+    private var refreshQueue = TimerQueue<String>()
     /// Mailboxes with a delivery running.
     private var inFlight: Set<String> = []
-    /// Mailboxes that changed while their delivery ran: delivered again after it.
-    private var changedAgain: Set<String> = []
-    /// When each mailbox may next get a NOTIFY (nanoseconds on `clock` since `epoch`).
+    /// Mailboxes that changed while their delivery ran (and whether live): delivered again after it.
+    private var changedAgain: [String: Bool] = [:]
+    /// When each mailbox may next get a NOTIFY, and the same in the order they pass (the
+    /// interval is the same for all, so that is the order they were set in): forgotten
+    /// once passed, in constant time per mailbox.
     private var notBefore: [String: Int64] = [:]
-    /// Mailboxes waiting for their interval to pass or for a free slot: when each is due,
-    /// and the same in one sorted queue (an entry whose time no longer matches is stale).
-    private var scheduled: [String: Int64] = [:]
-    private var queue = TimerQueue<String>()
+    private var notBeforeOrder = CircularBuffer<(mailbox: String, until: Int64)>()
+    /// Mailboxes whose delivery failed: since when, and the next backoff.
+    private var retrying: [String: (since: Int64, backoff: Duration)] = [:]
+    /// Since when each mailbox's state has waited for delivery (the delivery duration).
+    private var pendingSince: [String: Int64] = [:]
     private var waker: Task<Void, Never>?
     private var wakerAt: Int64?
     private var stopped = false
-    private let epoch = ContinuousClock.now
+    private var sentBy: [SIPTransportKind: (host: String, port: Int)] = [:]
 
     private let pendingGauge = Gauge(label: "mwid_mwi_pending_deliveries")
     private let latency = Metrics.Timer(label: "mwid_mwi_delivery_duration")
+    private var counters: [String: Counter] = [:]
 
     public init(storage: any Storage, transport: any NotifyTransport, settings: MWISettings = MWISettings(),
                 logger: Logger = Logger(label: "mwid.mwi")) {
@@ -71,24 +120,34 @@ public actor MWIDispatcher {
 
     /// A mailbox's state changed (committed): deliver it. Safe from any context.
     public nonisolated func stateChanged(mailbox: String) {
-        Task { await self.enqueue(mailbox) }
+        Task { await self.enqueue([mailbox], live: true) }
+    }
+
+    /// Many mailboxes to deliver (a forced refresh, a gateway back up), in one hop.
+    public nonisolated func stateChanged(mailboxes: [String], priority: Priority) {
+        guard !mailboxes.isEmpty else { return }
+        Task { await self.enqueue(mailboxes, live: priority == .live) }
     }
 
     /// Picks up every delivery left pending (after a restart or a crash).
     public func resume() async {
         do {
-            let pending = try await storage.pendingDeliveries(limit: 1_000_000)
+            let pending = try await storage.pendingDeliveries(limit: 10_000_000)
             if !pending.isEmpty { logger.info("resuming \(pending.count) pending MWI deliveries") }
-            for mailbox in pending { enqueue(mailbox) }
+            enqueue(pending, live: true)
         } catch {
             logger.error("cannot read pending MWI deliveries: \(error)")
         }
     }
 
-    public func stop() {
+    /// Stops delivering; what was delivered is recorded first.
+    public func stop() async {
         stopped = true
         waker?.cancel()
         waker = nil
+        recording?.cancel()
+        recording = nil
+        if !unrecorded.isEmpty { await flushRecords() }
     }
 
     /// How many deliveries are running and waiting (for tests and metrics).
@@ -97,47 +156,68 @@ public actor MWIDispatcher {
     // MARK: Scheduling
 
     /// Nanoseconds since `epoch`: the scheduler's time.
-    private func now() -> Int64 {
-        let elapsed = (clock.now - epoch).components
-        return elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
-    }
+    private func now() -> Int64 { Self.nanoseconds(clock.now - epoch) }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {
         let c = duration.components
         return c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
     }
 
-    func enqueue(_ mailbox: String) {
+    func enqueue(_ mailboxes: [String], live: Bool, after delay: Duration? = nil) {
         guard !stopped else { return }
-        if inFlight.contains(mailbox) {
-            changedAgain.insert(mailbox)
-            return
-        }
         let now = now()
-        let due = max(notBefore[mailbox] ?? now, now)
-        if let already = scheduled[mailbox], already <= due { return }
-        scheduled[mailbox] = due
-        queue.schedule(mailbox, at: due)
-        if queue.count > 2 * scheduled.count + 1024 {
-            queue.compact { [scheduled] entry in scheduled[entry.id] != entry.deadline }
+        let wanted = now + (delay.map(Self.nanoseconds) ?? 0)
+        for mailbox in mailboxes {
+            if inFlight.contains(mailbox) {
+                changedAgain[mailbox] = live || (changedAgain[mailbox] ?? false)
+                continue
+            }
+            let due = max(wanted, notBefore[mailbox] ?? now)
+            let waiting = scheduled[mailbox]
+            if let waiting, waiting.due <= due, waiting.live || !live { continue }  // already sooner and as urgent
+            let next = Waiting(due: min(due, waiting?.due ?? .max), live: live || (waiting?.live ?? false))
+            scheduled[mailbox] = next
+            if next.live { liveQueue.schedule(mailbox, at: next.due) } else { refreshQueue.schedule(mailbox, at: next.due) }
+            if pendingSince[mailbox] == nil { pendingSince[mailbox] = now }
+        }
+        if liveQueue.count + refreshQueue.count > 2 * scheduled.count + 1024 {
+            let scheduled = self.scheduled
+            liveQueue.compact { entry in scheduled[entry.id].map { !$0.live || $0.due != entry.deadline } ?? true }
+            refreshQueue.compact { entry in scheduled[entry.id].map { $0.live || $0.due != entry.deadline } ?? true }
         }
         startDue()
         pendingGauge.record(inFlight.count + scheduled.count)
     }
 
-    /// Starts every delivery that is due and fits in the concurrency budget, earliest
-    /// first, and sleeps until the next one is due (one wake-up for all mailboxes).
+    /// Starts the deliveries that are due and fit in the concurrency budget — live ones
+    /// first, then refreshes, earliest first — in batches, and sleeps until the next one
+    /// is due (one wake-up for all mailboxes).
     private func startDue() {
         let now = now()
-        while inFlight.count < settings.concurrency, let entry = queue.popFirst(dueAt: now) {
-            guard scheduled[entry.id] == entry.deadline else { continue }  // superseded
+        var batch: [String] = []
+        while inFlight.count < settings.concurrency {
+            let live: Bool
+            let entry: TimerQueue<String>.Entry
+            if let first = liveQueue.popFirst(dueAt: now) {
+                (entry, live) = (first, true)
+            } else if let first = refreshQueue.popFirst(dueAt: now) {
+                (entry, live) = (first, false)
+            } else {
+                break
+            }
+            guard let waiting = scheduled[entry.id], waiting.due == entry.deadline, waiting.live == live else { continue }  // stale
             scheduled[entry.id] = nil
             inFlight.insert(entry.id)
-            let mailbox = entry.id
-            Task { await self.deliver(mailbox) }
+            batch.append(entry.id)
+            if batch.count == settings.batchSize {
+                launch(batch)
+                batch = []
+            }
         }
+        if !batch.isEmpty { launch(batch) }
         // Due but no free slot: the next delivery to finish starts it, no polling.
-        guard inFlight.count < settings.concurrency, let next = queue.earliest else {
+        let next = [liveQueue.earliest, refreshQueue.earliest].compactMap { $0 }.min()
+        guard inFlight.count < settings.concurrency, let next else {
             waker?.cancel()
             waker = nil
             wakerAt = nil
@@ -160,85 +240,221 @@ public actor MWIDispatcher {
         startDue()
     }
 
-    private func finished(_ mailbox: String, sentAt: Int64?) {
-        defer { pendingGauge.record(inFlight.count + scheduled.count) }
-        inFlight.remove(mailbox)
-        if let sentAt { notBefore[mailbox] = sentAt + Self.nanoseconds(settings.notifyInterval) }
-        if changedAgain.remove(mailbox) != nil { enqueue(mailbox) } else { startDue() }
-        if notBefore.count > 10_000 {
-            let now = now()
-            notBefore = notBefore.filter { $0.value > now }
-        }
+    private func launch(_ batch: [String]) {
+        Task { await self.run(batch) }
     }
 
     // MARK: Delivery
 
-    /// Delivers the mailbox's newest state; rounds over the gateways until one takes it or
-    /// the retry window is spent.
-    private func deliver(_ mailbox: String) async {
-        let started = clock.now
-        var backoff = settings.retryBackoff
-        var lastSent: Int64?
-        while !stopped {
-            let context: DeliveryContext
-            do {
-                context = try await storage.deliveryContext(mailbox: mailbox)
-            } catch let error as DirectoryError where error.code == .notFound {
-                await subscriptions?.mailboxRemoved(mailbox)  // the mailbox was removed
-                break
-            } catch {
-                // Fail safe: without the stored state nothing is sent.
-                logger.error("cannot read the MWI state", metadata: ["mailbox": "\(mailbox)", "error": "\(error)"])
-                break
-            }
-            if let subscribed = await subscriptions?.deliver(context) {
-                if subscribed.started > 0, lastSent == nil { lastSent = now() }
-                // A dial plan may let live subscriptions alone carry the lamp.
-                if subscribed.live > 0, !context.dialPlan.unsolicitedNotifyWhenSubscribed { break }
-            }
-            guard context.isPending else { break }
-            let decision = context.decision
-            guard decision.enabled else {
-                // SPEC §2.2: a lamp left lit when MWI is switched off gets one last "no", then silence.
-                if let acknowledged = context.acknowledged, acknowledged.state.messagesWaiting,
-                   let gateway = Self.finalNoGateway(context, lastAcknowledgedBy: acknowledged.gateway) {
-                    lastSent = now()
-                    _ = await attemptRound(context, gateways: [gateway], state: MessageWaitingState())
-                }
-                break
-            }
-            lastSent = now()
-            if await attemptRound(context, gateways: await ordered(decision.gateways), state: context.state) {
-                let elapsed = (clock.now - started).components
-                latency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-                break
-            }
-            if decision.gateways.allSatisfy({ refusesUnsolicited.contains($0.name) }) {
-                break  // every gateway wants subscriptions: retrying would only hammer them
-            }
-            if clock.now - started >= settings.retryWindow {
-                let message = "no gateway of dial plan \(context.dialPlan.name) took the MWI state \(context.state) of \(mailbox) within \(settings.retryWindow); it stays pending for the next refresh"
-                logger.error("MWI delivery failed", metadata: ["mailbox": "\(mailbox)", "dialPlan": "\(context.dialPlan.name)"])
-                try? await storage.log(.error, kind: "mwi.failed", subject: mailbox, message: message)
-                break
-            }
-            try? await clock.sleep(for: backoff)
-            backoff = min(backoff * 2, settings.maximumRetryBackoff)
+    /// What one mailbox's delivery is to do: the NOTIFY's inputs and the gateways to try
+    /// in order. A value, so that it can be carried out outside the actor.
+    struct Plan: Sendable {
+        var context: DeliveryContext
+        var gateways: [IPGateway]
+        var state: MessageWaitingState
+        /// The last "no" of a switch-off: tried once, never retried.
+        var finalNo: Bool
+        var sentBy: [SIPTransportKind: SentBy]
+    }
+
+    struct SentBy: Sendable {
+        var host: String
+        var port: Int
+    }
+
+    /// What carrying out a plan did.
+    struct Result: Sendable {
+        var plan: Plan
+        var attempts: [DeliveryAttempt]
+        var delivered: Bool
+        /// Gateways that answered 489, and those that failed with a transport error.
+        var refusedUnsolicited: [String]
+        var unreachable: [String]
+    }
+
+    /// Delivers one batch: one read, the NOTIFYs concurrently, one write.
+    private func run(_ batch: [String]) async {
+        let contexts: [String: DeliveryContext]
+        do {
+            contexts = try await storage.deliveryContexts(mailboxes: batch)
+        } catch {
+            // Fail safe: without the stored state nothing is sent.
+            logger.error("cannot read the MWI state", metadata: ["mailboxes": "\(batch.count)", "error": "\(error)"])
+            finish(batch.map { ($0, nil, false) })
+            return
         }
-        finished(mailbox, sentAt: lastSent)
+        let subscribed = await subscriptions?.deliver(Array(contexts.values)) ?? [:]
+        let down = await health?.downGateways() ?? []
+        var plans: [Plan] = []
+        var finished: [(String, Int64?, Bool)] = []  // mailbox, NOTIFY sent at, failed
+        let readAt = now()
+        for mailbox in batch {
+            guard let context = contexts[mailbox] else {
+                await subscriptions?.mailboxRemoved(mailbox)  // the mailbox was removed
+                finished.append((mailbox, nil, false))
+                continue
+            }
+            let told = subscribed[mailbox]
+            let sent: Int64? = (told?.started ?? 0) > 0 ? readAt : nil
+            // A dial plan may let live subscriptions alone carry the lamp.
+            if let told, told.live > 0, !context.dialPlan.unsolicitedNotifyWhenSubscribed {
+                finished.append((mailbox, sent, false))
+                continue
+            }
+            guard context.isPending else {
+                finished.append((mailbox, sent, false))
+                continue
+            }
+            let decision = context.decision
+            if decision.enabled {
+                plans.append(Plan(context: context, gateways: ordered(decision.gateways, down: down), state: context.state,
+                                  finalNo: false, sentBy: [:]))
+            } else if let acknowledged = context.acknowledged, acknowledged.state.messagesWaiting,
+                      let gateway = Self.finalNoGateway(context, lastAcknowledgedBy: acknowledged.gateway) {
+                // SPEC §2.2: a lamp left lit when MWI is switched off gets one last "no", then silence.
+                plans.append(Plan(context: context, gateways: [gateway], state: MessageWaitingState(), finalNo: true, sentBy: [:]))
+            } else {
+                finished.append((mailbox, sent, false))
+            }
+        }
+        for kind in Set(plans.flatMap { plan in plan.gateways.map { MWINotify.transport(for: $0, dialPlan: plan.context.dialPlan) } })
+        where sentBy[kind] == nil {
+            sentBy[kind] = await transport.sentBy(kind)
+        }
+        let known = sentBy.mapValues { SentBy(host: $0.host, port: $0.port) }
+        let results = await Self.carryOut(plans.map { plan in
+            var plan = plan
+            plan.sentBy = known
+            return plan
+        }, transport: transport)
+        let outcomes = results.map { result in
+            DeliveryOutcome(mailbox: result.plan.context.mailbox.identity, attempts: result.attempts,
+                            acknowledged: result.delivered ? result.attempts.last.map {
+                                AcknowledgedState(version: result.plan.context.version, state: result.plan.state,
+                                                  gateway: $0.gateway, at: $0.at)
+                            } : nil)
+        }
+        record(outcomes)
+        for result in results {
+            let name = result.plan.context.mailbox.identity
+            for attempt in result.attempts { counter(attempt.gateway, Self.resultClass(attempt.response)).increment() }
+            for gateway in result.refusedUnsolicited where refusesUnsolicited.insert(gateway).inserted {
+                try? await storage.log(.warning, kind: "mwi.bad-event", subject: gateway,
+                                       message: "IP gateway \(gateway) refuses unsolicited NOTIFYs (489 Bad Event): it wants subscriptions")
+            }
+            for gateway in result.unreachable { await health?.deliveryFailed(gateway) }
+            for attempt in result.attempts where !attempt.delivered {
+                logger.warning("NOTIFY not delivered", metadata: ["mailbox": "\(name)", "gateway": "\(attempt.gateway)",
+                                                                  "cause": "\(attempt.response)"])
+            }
+            if result.delivered, let since = pendingSince[name] {
+                latency.recordNanoseconds(now() - since)
+            }
+            let wantsSubscriptions = result.plan.gateways.allSatisfy { refusesUnsolicited.contains($0.name) }
+            let failed = !result.delivered && !result.plan.finalNo && !wantsSubscriptions
+            finished.append((name, result.attempts.isEmpty ? nil : readAt, failed))
+            if failed { await retryOrGiveUp(result.plan) }
+        }
+        finish(finished)
+    }
+
+    /// A failed delivery is tried again after a backoff (1 s doubling to 30 s) until the
+    /// retry window is spent; then an `mwi.failed` event, and the state stays pending for
+    /// the next refresh.
+    private func retryOrGiveUp(_ plan: Plan) async {
+        let mailbox = plan.context.mailbox.identity
+        let now = now()
+        let since = retrying[mailbox]?.since ?? pendingSince[mailbox] ?? now
+        let backoff = retrying[mailbox]?.backoff ?? settings.retryBackoff
+        guard now - since < Self.nanoseconds(settings.retryWindow) else {
+            retrying[mailbox] = nil
+            pendingSince[mailbox] = nil
+            let message = "no gateway of dial plan \(plan.context.dialPlan.name) took the MWI state \(plan.state) of \(mailbox) within \(settings.retryWindow); it stays pending for the next refresh"
+            logger.error("MWI delivery failed", metadata: ["mailbox": "\(mailbox)", "dialPlan": "\(plan.context.dialPlan.name)"])
+            try? await storage.log(.error, kind: "mwi.failed", subject: mailbox, message: message)
+            return
+        }
+        retrying[mailbox] = (since, min(backoff * 2, settings.maximumRetryBackoff))
+        // Enqueued once the delivery is finished (below): `inFlight` still holds it.
+        pendingRetries[mailbox] = backoff
+    }
+
+    private var pendingRetries: [String: Duration] = [:]
+
+    /// The deliveries are over: the interval starts for those that sent, retries and
+    /// changes that came meanwhile are queued, and free slots are filled.
+    private func finish(_ done: [(mailbox: String, sentAt: Int64?, failed: Bool)]) {
+        for (mailbox, sentAt, failed) in done {
+            inFlight.remove(mailbox)
+            if let sentAt, settings.notifyInterval > .zero {
+                let until = sentAt + Self.nanoseconds(settings.notifyInterval)
+                notBefore[mailbox] = until
+                notBeforeOrder.append((mailbox, until))
+            }
+            if !failed {
+                retrying[mailbox] = nil
+                pendingSince[mailbox] = nil
+            }
+            if let backoff = pendingRetries.removeValue(forKey: mailbox) {
+                enqueue([mailbox], live: true, after: backoff)
+            }
+            if let live = changedAgain.removeValue(forKey: mailbox) { enqueue([mailbox], live: live) }
+        }
+        let now = now()
+        while let first = notBeforeOrder.first, first.until <= now {
+            notBeforeOrder.removeFirst()
+            if notBefore[first.mailbox] == first.until { notBefore[first.mailbox] = nil }
+        }
+        startDue()
+        pendingGauge.record(inFlight.count + scheduled.count)
+    }
+
+    /// Outcomes not yet in storage, written together every `recordInterval`: losing them
+    /// in a crash only means a lamp is told again after the restart.
+    private var unrecorded: [DeliveryOutcome] = []
+    private var recording: Task<Void, Never>?
+
+    private func record(_ outcomes: [DeliveryOutcome]) {
+        unrecorded += outcomes
+        guard recording == nil, !unrecorded.isEmpty else { return }
+        let interval = settings.recordInterval
+        recording = Task {
+            try? await Task.sleep(for: interval)
+            await self.flushRecords()
+        }
+    }
+
+    private func flushRecords() async {
+        let outcomes = unrecorded
+        unrecorded = []
+        do {
+            try await storage.recordDeliveries(outcomes)
+        } catch {
+            logger.error("cannot record MWI deliveries", metadata: ["mailboxes": "\(outcomes.count)", "error": "\(error)"])
+        }
+        recording = nil
+        if !unrecorded.isEmpty { record([]) }
+    }
+
+    private func counter(_ gateway: String, _ result: String) -> Counter {
+        let key = gateway + "\u{0}" + result
+        if let known = counters[key] { return known }
+        let made = Counter(label: "mwid_mwi_notifies_total", dimensions: [("gateway", gateway), ("result", result)])
+        counters[key] = made
+        return made
     }
 
     /// The gateways in priority order, those known down moved after the others: a dead
     /// gateway does not cost every NOTIFY a timeout, and is still tried when nothing else works.
-    private func ordered(_ gateways: [IPGateway]) async -> [IPGateway] {
-        var up: [IPGateway] = [], down: [IPGateway] = []
+    private func ordered(_ gateways: [IPGateway], down: Set<String>) -> [IPGateway] {
+        var up: [IPGateway] = [], later: [IPGateway] = []
         for gateway in gateways {
             let wantsSubscriptions = refusesUnsolicited.contains(gateway.name)
-            let isDown = await health?.isDown(gateway.name) == true
+            let isDown = down.contains(gateway.name)
             if wantsSubscriptions && isDown { continue }
-            if wantsSubscriptions || isDown { down.append(gateway) } else { up.append(gateway) }
+            if wantsSubscriptions || isDown { later.append(gateway) } else { up.append(gateway) }
         }
-        return up + down
+        return up + later
     }
 
     /// Where the last "no" goes: the gateway that acknowledged the lit lamp if it is still
@@ -249,60 +465,148 @@ public actor MWIDispatcher {
         return inService.first { $0.name == name } ?? inService.first
     }
 
-    /// One pass over `gateways` in order with `state`; true when one acknowledged.
-    private func attemptRound(_ context: DeliveryContext, gateways: [IPGateway], state: MessageWaitingState) async -> Bool {
-        for gateway in gateways {
-            let kind = MWINotify.transport(for: gateway, dialPlan: context.dialPlan)
-            let (localHost, localPort) = await transport.sentBy(kind)
-            var request = MWINotify.request(state: state, mailbox: context.mailbox, dialPlan: context.dialPlan,
-                                            gateway: gateway, transport: kind, localHost: localHost, localPort: localPort)
-            let host = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
-            let peer = SIPPeer(host: host, port: gateway.port, transport: kind)
-            var outcome = await send(request, to: peer)
-            if case .success(let response) = outcome, response.statusCode == 401 || response.statusCode == 407,
-               let answered = Self.answerChallenge(request, response, gateway) {
-                request = answered
-                outcome = await send(request, to: peer)
+    typealias Outcome = Swift.Result<SIPMessage, SIPTransportError>
+
+    /// Carries out a batch of plans: every first NOTIFY at once without a task each (most
+    /// are answered 2xx by the first gateway); the few that need more — a digest answer,
+    /// the next gateway — go on one task each.
+    private static func carryOut(_ plans: [Plan], transport: any NotifyTransport) async -> [Result] {
+        var rng = BufferedSystemRandom()
+        let firsts = plans.map { plan in plan.gateways.isEmpty ? nil : notify(plan, gateway: plan.gateways[0], using: &rng) }
+        let outcomes = await sendAll(firsts.compactMap { $0 }.map { ($0.request, $0.peer) }, transport: transport)
+        var results: [Result] = []
+        results.reserveCapacity(plans.count)
+        var more: [(plan: Plan, request: SIPMessage, outcome: Outcome)] = []
+        var next = outcomes.makeIterator()
+        for (plan, first) in zip(plans, firsts) {
+            guard let first, let outcome = next.next() else {
+                results.append(Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: []))
+                continue
             }
-            let attempt: DeliveryAttempt
-            switch outcome {
-            case .success(let response):
-                let code = response.statusCode ?? 0
-                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: state,
-                                          gateway: gateway.name, transport: kind.rawValue, at: Date(),
-                                          response: "\(code) \(response.reasonPhrase ?? "")".trimmingCharacters(in: .whitespaces),
-                                          delivered: (200..<300).contains(code))
-                if code == 489, refusesUnsolicited.insert(gateway.name).inserted {
-                    try? await storage.log(.warning, kind: "mwi.bad-event", subject: gateway.name,
-                                           message: "IP gateway \(gateway.name) refuses unsolicited NOTIFYs (489 Bad Event): it wants subscriptions")
-                }
-            case .failure(let error):
-                attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: state,
-                                          gateway: gateway.name, transport: kind.rawValue, at: Date(),
-                                          response: "\(error)", delivered: false)
+            let settled: Bool = switch outcome {
+            case .success(let response): (200..<300).contains(response.statusCode ?? 0)
+                || (plan.gateways.count == 1 && response.statusCode != 401 && response.statusCode != 407)
+            case .failure: plan.gateways.count == 1
             }
-            try? await storage.record(attempt)
-            let result: String = switch outcome {
-            case .success(let response): "\((response.statusCode ?? 0) / 100)xx"
-            case .failure(.timeout): "timeout"
-            case .failure: "transport"
+            if settled {
+                var result = Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: [])
+                note(outcome, gateway: plan.gateways[0], kind: first.kind, into: &result)
+                results.append(result)
+            } else {
+                more.append((plan, first.request, outcome))
             }
-            Counter(label: "mwid_mwi_notifies_total", dimensions: [("gateway", gateway.name), ("result", result)]).increment()
-            if attempt.delivered {
-                try? await storage.acknowledge(mailbox: context.mailbox.identity,
-                                               AcknowledgedState(version: context.version, state: state,
-                                                                 gateway: gateway.name, at: attempt.at))
-                return true
-            }
-            if case .failure = outcome { await health?.deliveryFailed(gateway.name) }
-            logger.warning("NOTIFY not delivered", metadata: [
-                "mailbox": "\(context.mailbox.identity)", "gateway": "\(gateway.name)", "cause": "\(attempt.response)",
-            ])
         }
-        return false
+        guard !more.isEmpty else { return results }
+        return await withTaskGroup(of: Result.self) { group in
+            for item in more {
+                group.addTask { await carryOut(item.plan, first: (item.request, item.outcome), transport: transport) }
+            }
+            for await result in group { results.append(result) }
+            return results
+        }
     }
 
-    private func send(_ request: SIPMessage, to peer: SIPPeer) async -> Result<SIPMessage, SIPTransportError> {
+    /// One pass over the plan's gateways in order, stopping at the first that takes it;
+    /// `first` is the first gateway's NOTIFY and answer when already sent.
+    private static func carryOut(_ plan: Plan, first: (request: SIPMessage, outcome: Outcome)?,
+                                 transport: any NotifyTransport) async -> Result {
+        var result = Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: [])
+        var rng = BufferedSystemRandom()
+        for (index, gateway) in plan.gateways.enumerated() {
+            let made = notify(plan, gateway: gateway, using: &rng)
+            var request = index == 0 ? first?.request ?? made.request : made.request
+            var outcome: Outcome
+            if index == 0, let first { outcome = first.outcome } else { outcome = await send(request, to: made.peer, transport) }
+            if case .success(let response) = outcome, response.statusCode == 401 || response.statusCode == 407,
+               let answered = answerChallenge(request, response, gateway) {
+                request = answered
+                outcome = await send(request, to: made.peer, transport)
+            }
+            note(outcome, gateway: gateway, kind: made.kind, into: &result)
+            if result.delivered { break }
+        }
+        return result
+    }
+
+    /// The NOTIFY of a plan for one of its gateways, and where it goes.
+    private static func notify(_ plan: Plan, gateway: IPGateway, using rng: inout BufferedSystemRandom)
+        -> (request: SIPMessage, peer: SIPPeer, kind: SIPTransportKind)
+    {
+        let context = plan.context
+        let kind = MWINotify.transport(for: gateway, dialPlan: context.dialPlan)
+        let local = plan.sentBy[kind] ?? SentBy(host: "127.0.0.1", port: kind.defaultPort)
+        let request = MWINotify.request(state: plan.state, mailbox: context.mailbox, dialPlan: context.dialPlan,
+                                        gateway: gateway, transport: kind, localHost: local.host, localPort: local.port,
+                                        using: &rng)
+        let host = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
+        return (request, SIPPeer(host: host, port: gateway.port, transport: kind), kind)
+    }
+
+    /// What one gateway's answer (or error) means: an attempt, and what to remember of it.
+    private static func note(_ outcome: Outcome, gateway: IPGateway, kind: SIPTransportKind, into result: inout Result) {
+        let context = result.plan.context
+        let attempt: DeliveryAttempt
+        switch outcome {
+        case .success(let response):
+            let code = response.statusCode ?? 0
+            let reason = response.reasonPhrase ?? ""
+            attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: result.plan.state,
+                                      gateway: gateway.name, transport: kind.rawValue, at: Date(),
+                                      response: reason.isEmpty ? "\(code)" : "\(code) \(reason)",
+                                      delivered: (200..<300).contains(code))
+            if code == 489 { result.refusedUnsolicited.append(gateway.name) }
+        case .failure(let error):
+            attempt = DeliveryAttempt(mailbox: context.mailbox.identity, version: context.version, state: result.plan.state,
+                                      gateway: gateway.name, transport: kind.rawValue, at: Date(), response: "\(error)",
+                                      delivered: false)
+            result.unreachable.append(gateway.name)
+        }
+        result.attempts.append(attempt)
+        result.delivered = result.delivered || attempt.delivered
+    }
+
+    /// The metric's result of an attempt: `2xx` … `6xx` from the status, `timeout`, or
+    /// `transport` for any other error.
+    static func resultClass(_ response: String) -> String {
+        if let first = response.first, first.isASCII, first.isNumber, response.utf8.count >= 3 { return "\(first)xx" }
+        return response == "\(SIPTransportError.timeout)" ? "timeout" : "transport"
+    }
+
+    /// Sends every request at once and waits for all their answers, in order.
+    private static func sendAll(_ requests: [(SIPMessage, SIPPeer)], transport: any NotifyTransport) async -> [Outcome] {
+        guard !requests.isEmpty else { return [] }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<[Outcome], Never>) in
+            let gather = Gather(count: requests.count, continuation: continuation)
+            for (index, (request, peer)) in requests.enumerated() {
+                transport.start(request, to: peer) { gather.done(index, $0) }
+            }
+        }
+    }
+
+    /// Collects answers arriving on any thread; the last one resumes the waiting batch.
+    private final class Gather: Sendable {
+        private let state: Mutex<(outcomes: [Outcome?], remaining: Int)>
+        private let continuation: CheckedContinuation<[Outcome], Never>
+
+        init(count: Int, continuation: CheckedContinuation<[Outcome], Never>) {
+            state = Mutex((Array(repeating: nil, count: count), count))
+            self.continuation = continuation
+        }
+
+        func done(_ index: Int, _ outcome: Outcome) {
+            let finished: [Outcome]? = state.withLock { state in
+                guard state.outcomes[index] == nil else { return nil }
+                state.outcomes[index] = outcome
+                state.remaining -= 1
+                return state.remaining == 0 ? state.outcomes.map { $0 ?? .failure(.shuttingDown) } : nil
+            }
+            if let finished { continuation.resume(returning: finished) }
+        }
+    }
+
+    private static func send(_ request: SIPMessage, to peer: SIPPeer, _ transport: any NotifyTransport) async
+        -> Swift.Result<SIPMessage, SIPTransportError>
+    {
         do {
             return .success(try await transport.send(request, to: peer))
         } catch {

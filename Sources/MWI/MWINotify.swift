@@ -45,6 +45,13 @@ public enum MWINotify {
     /// An unsolicited NOTIFY (`Subscription-State: terminated`), from mwid at `localHost:localPort`.
     public static func request(state: MessageWaitingState, mailbox: UMMailbox, dialPlan: DialPlan, gateway: IPGateway,
                                transport: SIPTransportKind, localHost: String, localPort: Int, cseq: UInt32 = 1,
+                               using rng: inout some RandomNumberGenerator) -> SIPMessage {
+        request(state: state, mailbox: mailbox, dialPlan: dialPlan, gateway: gateway, transport: transport, localHost: localHost,
+                localPort: localPort, cseq: cseq, callID: SIPIdentifiers.callID(using: &rng), fromTag: SIPIdentifiers.tag(using: &rng))
+    }
+
+    public static func request(state: MessageWaitingState, mailbox: UMMailbox, dialPlan: DialPlan, gateway: IPGateway,
+                               transport: SIPTransportKind, localHost: String, localPort: Int, cseq: UInt32 = 1,
                                callID: String = SIPIdentifiers.callID(), fromTag: String = SIPIdentifiers.tag()) -> SIPMessage {
         let target = target(mailbox: mailbox, dialPlan: dialPlan, gateway: gateway)
         let body = summary(state, account: target).bytes

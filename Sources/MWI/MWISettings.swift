@@ -10,13 +10,18 @@ public struct MWISettings: Sendable {
     public var maximumRetryBackoff: Duration
     /// Deliveries in progress at once.
     public var concurrency: Int
+    /// Mailboxes read and sent together (one storage read each).
+    public var batchSize: Int
+    /// What deliveries did (attempts, acknowledgements) is written to storage together,
+    /// this often.
+    public var recordInterval: Duration
     /// SIP OPTIONS to every enabled gateway this often (nil: no health checks).
     public var healthInterval: Duration?
     /// Every mailbox's state is re-sent once per this interval, spread evenly (nil: never).
     public var refreshInterval: Duration?
 
     public init(notifyInterval: Duration = .seconds(5), retryWindow: Duration = .seconds(300),
-                retryBackoff: Duration = .seconds(1), maximumRetryBackoff: Duration = .seconds(30), concurrency: Int = 256,
+                retryBackoff: Duration = .seconds(1), maximumRetryBackoff: Duration = .seconds(30), concurrency: Int = 2048, batchSize: Int = 256, recordInterval: Duration = .milliseconds(20),
                 healthInterval: Duration? = .seconds(30), refreshInterval: Duration? = .seconds(12 * 3600)) {
         self.healthInterval = healthInterval
         self.refreshInterval = refreshInterval
@@ -25,5 +30,7 @@ public struct MWISettings: Sendable {
         self.retryBackoff = retryBackoff
         self.maximumRetryBackoff = maximumRetryBackoff
         self.concurrency = concurrency
+        self.batchSize = max(1, batchSize)
+        self.recordInterval = recordInterval
     }
 }

@@ -43,6 +43,8 @@ public protocol Storage: Sendable {
     /// The mailbox, its policy and the gateways of its dial plan: what the MWI policy
     /// decision needs, read consistently.
     func deliveryContext(mailbox identity: String) async throws -> DeliveryContext
+    /// The same for many mailboxes in one read; a mailbox that does not exist is left out.
+    func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext]
 
     // MARK: Voice messages (each change commits the mailbox's new MWI state with it)
     func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange
@@ -54,14 +56,13 @@ public protocol Storage: Sendable {
     // MARK: MWI delivery
     /// Mailboxes whose committed state is newer than the one last acknowledged.
     func pendingDeliveries(limit: Int) async throws -> [String]
-    /// Records that `version` of the mailbox's state was acknowledged; an older version
-    /// than the one already recorded changes nothing.
-    func acknowledge(mailbox identity: String, _ acknowledged: AcknowledgedState) async throws
+    /// Keeps what deliveries did, in one write: every attempt (the newest 50 per mailbox are
+    /// kept, give or take the few since the last pruning) and the state each mailbox had acknowledged — an older version than the one
+    /// already recorded changes nothing. Mailboxes removed meanwhile are skipped.
+    func recordDeliveries(_ outcomes: [DeliveryOutcome]) async throws
     /// Makes the state of every mailbox in `scope` pending again (a forced refresh, or a
     /// policy or gateway switch): durable, so a restart resumes it. Returns their identities.
     func markForRefresh(_ scope: RefreshScope) async throws -> [String]
-    /// Keeps an attempt (the newest 50 per mailbox are kept).
-    func record(_ attempt: DeliveryAttempt) async throws
     /// The newest attempts first.
     func attempts(mailbox identity: String, limit: Int) async throws -> [DeliveryAttempt]
 
@@ -80,6 +81,41 @@ public protocol Storage: Sendable {
     // MARK: Event log
     func events(_ query: EventQuery) async throws -> [DirectoryEvent]
     func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws
+}
+
+/// What one delivery of a mailbox's state did: its attempts, and what was acknowledged.
+public struct DeliveryOutcome: Sendable, Hashable {
+    public var mailbox: String
+    public var attempts: [DeliveryAttempt]
+    public var acknowledged: AcknowledgedState?
+
+    public init(mailbox: String, attempts: [DeliveryAttempt], acknowledged: AcknowledgedState? = nil) {
+        self.mailbox = mailbox
+        self.attempts = attempts
+        self.acknowledged = acknowledged
+    }
+}
+
+/// The directory objects a delivery needs besides its mailbox, as of one directory version.
+struct DirectorySnapshot: Sendable {
+    let version: Int64
+    let dialPlans: [String: DialPlan]
+    let policies: [String: MailboxPolicy]
+    /// Per dial plan, the gateways serving it in priority order.
+    private let serving: [String: [IPGateway]]
+
+    init(version: Int64, dialPlans: [DialPlan], policies: [MailboxPolicy], gateways: [IPGateway]) {
+        self.version = version
+        self.dialPlans = Dictionary(dialPlans.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.policies = Dictionary(policies.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var serving: [String: [IPGateway]] = [:]
+        for gateway in gateways {
+            for plan in gateway.dialPlans { serving[plan, default: []].append(gateway) }
+        }
+        self.serving = serving
+    }
+
+    func gateways(serving dialPlan: String) -> [IPGateway] { serving[dialPlan] ?? [] }
 }
 
 /// Which mailboxes a refresh covers.

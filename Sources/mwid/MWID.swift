@@ -232,20 +232,19 @@ struct MWID: AsyncParsableCommand {
         notifier.set(subscriptions)
         let health = mwiSettings.healthInterval.map { interval in
             GatewayHealth(storage: storage, transport: endpoint, interval: interval) { gateway in
-                // A gateway back from the dead: every lamp behind it, at once (paced by the dispatcher).
-                for mailbox in (try? await storage.markForRefresh(.gateway(gateway))) ?? [] {
-                    dispatcher.stateChanged(mailbox: mailbox)
-                }
+                // A gateway back from the dead: every lamp behind it, at once (after live changes).
+                dispatcher.stateChanged(mailboxes: (try? await storage.markForRefresh(.gateway(gateway))) ?? [], priority: .refresh)
             }
         }
         if let health { await dispatcher.use(health) }
         let refresher = mwiSettings.refreshInterval.map { interval in
-            RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailbox: $0) }
+            RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailboxes: [$0], priority: .refresh) }
         }
         await subscriptions.restore()
         await dispatcher.resume()
         let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
-                           stateChanged: { dispatcher.stateChanged(mailbox: $0) }, subscriptions: subscriptions)
+                           stateChanged: { dispatcher.stateChanged(mailbox: $0) },
+                           refreshed: { dispatcher.stateChanged(mailboxes: $0, priority: .refresh) }, subscriptions: subscriptions)
         let application = Application(
             router: api.makeRouter(),
             configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),

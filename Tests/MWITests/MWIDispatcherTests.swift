@@ -210,6 +210,6 @@ extension MWIDispatcherTests {
         // Reported once, not retried for the whole window: the gateway wants subscriptions.
         #expect(try await storage.events(EventQuery(subject: "pbx1")).filter { $0.kind == "mwi.bad-event" }.count == 1)
         #expect(await gateway.received.count == 1)
-        #expect(try await storage.attempts(mailbox: "alice", limit: 5).first?.response == "489 Bad Event")
+        try await eventually { try await storage.attempts(mailbox: "alice", limit: 5).first?.response == "489 Bad Event" }
     }
 }

@@ -42,7 +42,9 @@ import UnifiedMessaging
                                           mailbox: "alice@example.com", id: "m1", at: Date(timeIntervalSince1970: 1_800_000_000))
             #expect(try await storage.appliedMigrations() == ["v1: directory, voice messages, event log",
                                                               "v2: MWI delivery: state versions, acknowledged states, attempts",
-                                                              "v3: subscriptions, unsolicited NOTIFYs per dial plan"])
+                                                              "v3: subscriptions, unsolicited NOTIFYs per dial plan",
+                                                              "v4: directory version (for cached dial plans, policies and gateways)",
+                                                              "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])
@@ -199,6 +201,51 @@ import UnifiedMessaging
         _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = false }
         context = try await storage.deliveryContext(mailbox: "alice@example.com")
         #expect(!context.decision.enabled)
+    }
+
+    @Test func deliveryContextsComeInOneReadAndFollowDirectoryChanges() async throws {
+        let storage = try await seeded()
+        _ = try await storage.create(UMMailbox(identity: "bob@example.com", extension: "1235", dialPlan: "Paris", policy: "Default"))
+        var contexts = try await storage.deliveryContexts(mailboxes: ["alice@example.com", "bob@example.com", "nobody"])
+        #expect(Set(contexts.keys) == ["alice@example.com", "bob@example.com"], "a mailbox that does not exist is left out")
+        #expect(contexts["bob@example.com"]?.gateways.map(\.name) == ["pbx1"])
+        // The directory snapshot is cached; a change of a gateway, policy or dial plan is seen at once.
+        _ = try await storage.create(IPGateway(name: "pbx0", address: "192.0.2.9", dialPlans: ["Paris"], priority: -1))
+        _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = false }
+        _ = try await storage.updateDialPlan(named: "Paris") { $0.voipSecurity = .secured }
+        contexts = try await storage.deliveryContexts(mailboxes: ["alice@example.com"])
+        let alice = try #require(contexts["alice@example.com"])
+        #expect(alice.gateways.map(\.name) == ["pbx0", "pbx1"] && !alice.policy.allowMessageWaitingIndicator)
+        #expect(alice.dialPlan.voipSecurity == .secured)
+        // A thousand at once (more than one statement's worth of names).
+        for i in 0..<1_000 {
+            _ = try await storage.create(UMMailbox(identity: "u\(i)", extension: String(format: "3%03d", i), dialPlan: "Paris", policy: "Default"))
+        }
+        #expect(try await storage.deliveryContexts(mailboxes: (0..<1_000).map { "u\($0)" }).count == 1_000)
+    }
+
+    @Test func deliveriesAreRecordedTogetherAndAnOlderAcknowledgementNeverWins() async throws {
+        let storage = try await seeded()
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        func attempt(_ version: Int64, delivered: Bool) -> DeliveryAttempt {
+            DeliveryAttempt(mailbox: "alice@example.com", version: version, state: MessageWaitingState(new: Int(version)),
+                            gateway: "pbx1", transport: "udp", at: at, response: delivered ? "200 OK" : "timeout", delivered: delivered)
+        }
+        try await storage.recordDeliveries([
+            DeliveryOutcome(mailbox: "alice@example.com", attempts: [attempt(2, delivered: false), attempt(2, delivered: true)],
+                            acknowledged: AcknowledgedState(version: 2, state: MessageWaitingState(new: 2), gateway: "pbx1", at: at)),
+            DeliveryOutcome(mailbox: "gone@example.com", attempts: [attempt(1, delivered: true)]),
+        ])
+        try await storage.recordDeliveries([
+            DeliveryOutcome(mailbox: "alice@example.com", attempts: [attempt(1, delivered: true)],
+                            acknowledged: AcknowledgedState(version: 1, state: MessageWaitingState(new: 1), gateway: "pbx1", at: at)),
+        ])
+        let context = try await storage.deliveryContext(mailbox: "alice@example.com")
+        #expect(context.acknowledged?.version == 2 && context.acknowledged?.state.new == 2, "a late answer for an older state")
+        #expect(try await storage.attempts(mailbox: "alice@example.com", limit: 10).map(\.response) == ["200 OK", "200 OK", "timeout"])
+        for _ in 0..<60 { try await storage.recordDeliveries([DeliveryOutcome(mailbox: "alice@example.com", attempts: [attempt(3, delivered: true)])]) }
+        let kept = try await storage.attempts(mailbox: "alice@example.com", limit: 100).count
+        #expect((50..<66).contains(kept), "the newest 50 are kept, and at most 15 more until the next pruning (\(kept))")
     }
 
     @Test func anUnusableFileIsAnError() throws {

@@ -11,14 +11,15 @@ struct DirectoryRoutes<Context: RequestContext> {
     let clock: @Sendable () -> Date
     let makeID: @Sendable () -> String
     let stateChanged: @Sendable (String) -> Void
+    let refreshed: (@Sendable ([String]) -> Void)?
     let subscriptions: (any SubscriptionDirectory)?
 
     func register(in table: RouteTable<Context>) {
-        let storage = self.storage, stateChanged = self.stateChanged
+        let storage = self.storage, stateChanged = self.stateChanged, refreshed = self.refreshed
         /// Makes the scope's states pending (durably) and hands them to the MWI engine.
         let refresh = { @Sendable (scope: RefreshScope) async throws -> Int in
             let mailboxes = try await storage.markForRefresh(scope)
-            for mailbox in mailboxes { stateChanged(mailbox) }
+            if let refreshed { refreshed(mailboxes) } else { mailboxes.forEach(stateChanged) }
             return mailboxes.count
         }
         collection(table, path: "dialplans", key: "name", kind: "dial plan", schema: "DialPlan",

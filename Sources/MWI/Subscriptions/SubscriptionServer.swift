@@ -459,6 +459,15 @@ public actor SubscriptionServer {
     /// it). With MWI off for the mailbox's policy, subscribers are told "no" once, then
     /// nothing until it is on again. Returns how many subscriptions the mailbox has and
     /// how many NOTIFYs this started.
+    /// The same for many mailboxes at once (the dispatcher's batches).
+    public func deliver(_ contexts: [DeliveryContext]) -> [String: (live: Int, started: Int)] {
+        var told: [String: (live: Int, started: Int)] = [:]
+        for context in contexts where byMailbox[context.mailbox.identity] != nil {
+            told[context.mailbox.identity] = deliver(context)
+        }
+        return told
+    }
+
     @discardableResult
     public func deliver(_ context: DeliveryContext) -> (live: Int, started: Int) {
         let ids = byMailbox[context.mailbox.identity] ?? []

@@ -83,27 +83,46 @@ public struct MessageSummary: Sendable, Equatable {
 
     // MARK: Writing
 
-    public var text: String {
-        var out = "Messages-Waiting: "
-        out += messagesWaiting ? "yes" : "no"
-        out += "\r\n"
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The body as written on the wire (no line break can come from a value).
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(96)
+        out.append(contentsOf: "Messages-Waiting: ".utf8)
+        out.append(contentsOf: (messagesWaiting ? "yes" : "no").utf8)
+        out.append(contentsOf: "\r\n".utf8)
         if let messageAccount {
-            out += "Message-Account: \(Self.clean(messageAccount))\r\n"
+            out.append(contentsOf: "Message-Account: ".utf8)
+            Self.appendClean(messageAccount, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
         }
         for (c, n) in counts {
-            out += "\(c.rawValue): \(n.new)/\(n.old) (\(n.urgentNew)/\(n.urgentOld))\r\n"
+            out.append(contentsOf: c.rawValue.utf8)
+            out.append(contentsOf: ": ".utf8)
+            SIPMessage.appendDecimal(Int(n.new), to: &out)
+            out.append(ASCII.slash)
+            SIPMessage.appendDecimal(Int(n.old), to: &out)
+            out.append(contentsOf: " (".utf8)
+            SIPMessage.appendDecimal(Int(n.urgentNew), to: &out)
+            out.append(ASCII.slash)
+            SIPMessage.appendDecimal(Int(n.urgentOld), to: &out)
+            out.append(contentsOf: ")\r\n".utf8)
         }
         for group in messageHeaders {
-            out += "\r\n"
-            for h in group { out += "\(Self.clean(h.name)): \(Self.clean(h.value))\r\n" }
+            out.append(contentsOf: "\r\n".utf8)
+            for h in group {
+                Self.appendClean(h.name, to: &out)
+                out.append(contentsOf: ": ".utf8)
+                Self.appendClean(h.value, to: &out)
+                out.append(contentsOf: "\r\n".utf8)
+            }
         }
         return out
     }
 
-    public var bytes: [UInt8] { Array(text.utf8) }
-
-    private static func clean(_ s: String) -> String {
-        String(s.unicodeScalars.map { $0 == "\r" || $0 == "\n" ? " " : Character($0) })
+    private static func appendClean(_ s: String, to out: inout [UInt8]) {
+        for byte in s.utf8 { out.append(byte == ASCII.cr || byte == ASCII.lf ? ASCII.space : byte) }
     }
 
     // MARK: Reading

@@ -100,7 +100,7 @@ final class TransportCore {
     var unflushed: [ObjectIdentifier: any Channel] = [:]
     var flushScheduled = false
     var shuttingDown = false
-    var rng = SystemRandomNumberGenerator()
+    var rng = BufferedSystemRandom()
 
     init(loop: any EventLoop, configuration: SIPEndpointConfiguration, router: SIPRequestRouter, logger: Logger) {
         self.loop = loop

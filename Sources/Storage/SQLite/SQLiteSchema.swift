@@ -131,6 +131,34 @@ enum SQLiteSchema {
                 CREATE INDEX subscription_by_mailbox ON subscription(mailbox);
                 """)
         }
+        migrator.registerMigration("v4: directory version (for cached dial plans, policies and gateways)") { db in
+            try db.execute(sql: """
+                CREATE TABLE directory_version (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    version INTEGER NOT NULL
+                );
+                INSERT INTO directory_version (id, version) VALUES (1, 1);
+                """)
+        }
+        migrator.registerMigration("v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)") { db in
+            try db.execute(sql: """
+                CREATE TABLE mwi_attempt_new (
+                    id INTEGER PRIMARY KEY,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    version INTEGER NOT NULL,
+                    state TEXT NOT NULL,
+                    gateway TEXT NOT NULL,
+                    transport TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    response TEXT NOT NULL,
+                    delivered INTEGER NOT NULL
+                );
+                INSERT INTO mwi_attempt_new SELECT * FROM mwi_attempt;
+                DROP TABLE mwi_attempt;
+                ALTER TABLE mwi_attempt_new RENAME TO mwi_attempt;
+                CREATE INDEX mwi_attempt_by_mailbox ON mwi_attempt(mailbox, id);
+                """)
+        }
         return migrator
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 import GRDB
+import Synchronization
 public import UnifiedMessaging
 
 /// The embedded store: one SQLite file in WAL mode with foreign keys and durable
@@ -7,6 +8,9 @@ public import UnifiedMessaging
 public final class SQLiteStorage: Storage {
     private let pool: DatabasePool
     private let writes: WriteCoalescer
+    /// Dial plans, policies and gateways as of a directory version: what every delivery
+    /// needs besides its mailbox, read once instead of once per NOTIFY.
+    private let snapshot = Mutex<DirectorySnapshot?>(nil)
     private let clock: @Sendable () -> Date
     public let path: String
 
@@ -18,6 +22,11 @@ public final class SQLiteStorage: Storage {
         configuration.label = "mwid"
         configuration.prepareDatabase { db in
             try db.run("PRAGMA synchronous = FULL")
+            // A million mailboxes and their delivery records are some hundreds of MB: a
+            // larger page cache and memory-mapped reads keep the hot pages without a
+            // system call per page.
+            try db.run("PRAGMA cache_size = -32768")  // 32 MiB per connection
+            try db.run("PRAGMA mmap_size = 1073741824")
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
@@ -43,6 +52,14 @@ public final class SQLiteStorage: Storage {
             // batch): the database's constraint is the last word.
             throw DirectoryError(.conflict, field: nil, "the change conflicts with another one: \(error.message ?? "constraint failed")")
         }
+    }
+
+    /// A change of a dial plan, gateway or policy: logged, and the directory's version
+    /// bumped in the same transaction, so that every node's cached snapshot of them is
+    /// read again.
+    private func logDirectoryChange(_ db: Database, _ kind: String, _ subject: String, _ message: String) throws {
+        try db.run("UPDATE directory_version SET version = version + 1")
+        try log(db, kind, subject, message)
     }
 
     private func log(_ db: Database, _ kind: String, _ subject: String, _ message: String,
@@ -80,7 +97,7 @@ public final class SQLiteStorage: Storage {
                 INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security, country_code, unsolicited_when_subscribed)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """, plan.arguments)
-            try self.log(db, "dialplan.created", plan.name, "dial plan \(plan.name) created")
+            try self.logDirectoryChange(db, "dialplan.created", plan.name, "dial plan \(plan.name) created")
             return plan
         }
     }
@@ -102,7 +119,7 @@ public final class SQLiteStorage: Storage {
                     unsolicited_when_subscribed = ? WHERE name = ?
                 """, [plan.numberOfDigitsInExtension, plan.uriType.rawValue, plan.voipSecurity.rawValue,
                       plan.countryOrRegionCode, plan.unsolicitedNotifyWhenSubscribed, name])
-            try self.log(db, "dialplan.updated", name, "dial plan \(name) changed")
+            try self.logDirectoryChange(db, "dialplan.updated", name, "dial plan \(name) changed")
             return plan
         }
     }
@@ -118,7 +135,7 @@ public final class SQLiteStorage: Storage {
                 throw DirectoryError(.inUse, field: nil, "dial plan \(name) is still used by \(Self.list(users)); remove or move them first")
             }
             try db.run("DELETE FROM dial_plan WHERE name = ?", [name])
-            try self.log(db, "dialplan.removed", name, "dial plan \(name) removed")
+            try self.logDirectoryChange(db, "dialplan.removed", name, "dial plan \(name) removed")
         }
     }
 
@@ -181,7 +198,7 @@ public final class SQLiteStorage: Storage {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, gateway.arguments)
             try Self.writeLinks(db, gateway)
-            try self.log(db, "gateway.created", gateway.name, "IP gateway \(gateway.name) created (\(gateway.address):\(gateway.port))")
+            try self.logDirectoryChange(db, "gateway.created", gateway.name, "IP gateway \(gateway.name) created (\(gateway.address):\(gateway.port))")
             return gateway
         }
     }
@@ -201,7 +218,7 @@ public final class SQLiteStorage: Storage {
                                  gateway.messageWaitingIndicatorAllowed, gateway.priority, gateway.username,
                                  gateway.password, name])
             if gateway.dialPlans != old.dialPlans { try Self.writeLinks(db, gateway) }
-            try self.log(db, "gateway.updated", name, "IP gateway \(name) changed")
+            try self.logDirectoryChange(db, "gateway.updated", name, "IP gateway \(name) changed")
             return gateway
         }
     }
@@ -210,7 +227,7 @@ public final class SQLiteStorage: Storage {
         try await write { db in
             _ = try Self.gateway(db, name)
             try db.run("DELETE FROM gateway WHERE name = ?", [name])
-            try self.log(db, "gateway.removed", name, "IP gateway \(name) removed")
+            try self.logDirectoryChange(db, "gateway.removed", name, "IP gateway \(name) removed")
         }
     }
 
@@ -241,7 +258,7 @@ public final class SQLiteStorage: Storage {
             }
             try db.run("INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES (?, ?, ?, ?)",
                            policy.arguments)
-            try self.log(db, "policy.created", policy.name, "mailbox policy \(policy.name) created")
+            try self.logDirectoryChange(db, "policy.created", policy.name, "mailbox policy \(policy.name) created")
             return policy
         }
     }
@@ -260,7 +277,7 @@ public final class SQLiteStorage: Storage {
             }
             try db.run("UPDATE mailbox_policy SET dial_plan = ?, allow_mwi = ?, allow_sms = ? WHERE name = ?",
                            [policy.dialPlan, policy.allowMessageWaitingIndicator, policy.allowSMSNotification, name])
-            try self.log(db, "policy.updated", name, "mailbox policy \(name) changed")
+            try self.logDirectoryChange(db, "policy.updated", name, "mailbox policy \(name) changed")
             return policy
         }
     }
@@ -273,7 +290,7 @@ public final class SQLiteStorage: Storage {
                 throw DirectoryError(.inUse, field: nil, "mailbox policy \(name) is still used by \(Self.list(users)); change their policy first")
             }
             try db.run("DELETE FROM mailbox_policy WHERE name = ?", [name])
-            try self.log(db, "policy.removed", name, "mailbox policy \(name) removed")
+            try self.logDirectoryChange(db, "policy.removed", name, "mailbox policy \(name) removed")
         }
     }
 
@@ -371,18 +388,57 @@ public final class SQLiteStorage: Storage {
     }
 
     public func deliveryContext(mailbox identity: String) async throws -> DeliveryContext {
-        try await read { db in
-            let mailbox = try Self.mailbox(db, identity)
-            let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT state_version FROM mailbox WHERE identity = ?"),
-                                             arguments: [identity]) ?? 0
-            let acknowledged = try db.row("SELECT * FROM mwi_acknowledged WHERE mailbox = ?", [identity]).map { row in
-                AcknowledgedState(version: row["version"], state: MessageWaitingState(row: row), gateway: row["gateway"],
-                                  at: Date(timeIntervalSince1970: row["at"]))
+        guard let context = try await deliveryContexts(mailboxes: [identity])[identity] else {
+            throw DirectoryError.notFound("mailbox", identity)
+        }
+        return context
+    }
+
+    public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
+        let cached = snapshot.withLock { $0 }
+        return try await read { db in
+            let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM directory_version")) ?? 0
+            var directory = cached
+            if directory?.version != version {
+                directory = DirectorySnapshot(
+                    version: version, dialPlans: try db.rows("SELECT * FROM dial_plan").map(DialPlan.init(row:)),
+                    policies: try db.rows("SELECT * FROM mailbox_policy").map(MailboxPolicy.init(row:)),
+                    gateways: try Self.gateways(db, servingDialPlan: nil))
+                let fresh = directory
+                self.snapshot.withLock { $0 = fresh }
             }
-            return DeliveryContext(mailbox: mailbox, dialPlan: try Self.dialPlan(db, mailbox.dialPlan),
-                                   policy: try Self.policy(db, mailbox.policy),
-                                   gateways: try Self.gateways(db, servingDialPlan: mailbox.dialPlan),
-                                   state: try Self.state(db, identity), version: version, acknowledged: acknowledged)
+            guard let directory else { return [:] }
+            var contexts: [String: DeliveryContext] = [:]
+            contexts.reserveCapacity(identities.count)
+            for chunk in stride(from: 0, to: identities.count, by: 500).map({ identities[$0..<min($0 + 500, identities.count)] }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                // Columns by position: reading a row by column name costs a search per field.
+                let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
+                        m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
+                        a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at
+                    FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE m.identity IN (\(marks))
+                    """), arguments: StatementArguments(Array(chunk)))
+                for row in rows {
+                    let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
+                                            sipResourceIdentifier: row[4],
+                                            umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
+                                            sipPassword: row[6])
+                    guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
+                        continue
+                    }
+                    let acknowledged: AcknowledgedState? = (row[12] as Int64?).map { version in
+                        AcknowledgedState(version: version,
+                                          state: MessageWaitingState(new: row[13], old: row[14], urgentNew: row[15], urgentOld: row[16]),
+                                          gateway: row[17], at: Date(timeIntervalSince1970: row[18]))
+                    }
+                    contexts[mailbox.identity] = DeliveryContext(
+                        mailbox: mailbox, dialPlan: plan, policy: policy, gateways: directory.gateways(serving: mailbox.dialPlan),
+                        state: MessageWaitingState(new: row[7], old: row[8], urgentNew: row[9], urgentOld: row[10]),
+                        version: row[11], acknowledged: acknowledged)
+                }
+            }
+            return contexts
         }
     }
 
@@ -476,19 +532,46 @@ public final class SQLiteStorage: Storage {
         }
     }
 
-    public func acknowledge(mailbox identity: String, _ acknowledged: AcknowledgedState) async throws {
+    public func recordDeliveries(_ outcomes: [DeliveryOutcome]) async throws {
+        guard !outcomes.isEmpty else { return }
         try await write { db in
-            let s = acknowledged.state
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM mailbox WHERE identity = ?")
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO mwi_attempt (mailbox, version, state, gateway, transport, at, response, delivered)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let prune = try db.cachedStatement(sql: """
+                DELETE FROM mwi_attempt WHERE mailbox = ? AND id <= (
+                    SELECT id FROM mwi_attempt WHERE mailbox = ? ORDER BY id DESC LIMIT 1 OFFSET 50)
+                """)
             // A late answer for an older version never replaces a newer acknowledgement.
-            try db.run("""
+            let acknowledge = try db.cachedStatement(sql: """
                 INSERT INTO mwi_acknowledged (mailbox, version, new_count, old_count, urgent_new_count, urgent_old_count, gateway, at)
-                SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM mailbox WHERE identity = ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (mailbox) DO UPDATE SET version = excluded.version, new_count = excluded.new_count,
                     old_count = excluded.old_count, urgent_new_count = excluded.urgent_new_count,
                     urgent_old_count = excluded.urgent_old_count, gateway = excluded.gateway, at = excluded.at
                 WHERE excluded.version >= mwi_acknowledged.version
-                """, [identity, acknowledged.version, s.new, s.old, s.urgentNew, s.urgentOld, acknowledged.gateway,
-                      acknowledged.at.timeIntervalSince1970, identity])
+                """)
+            for outcome in outcomes {
+                // The mailbox may have been removed meanwhile: nothing to keep then.
+                guard try Row.fetchOne(exists, arguments: [outcome.mailbox]) != nil else { continue }
+                var pruneDue = false
+                for attempt in outcome.attempts {
+                    try insert.execute(arguments: [attempt.mailbox, attempt.version, attempt.state.description, attempt.gateway,
+                                                   attempt.transport, attempt.at.timeIntervalSince1970, attempt.response,
+                                                   attempt.delivered])
+                    // Pruning costs an index walk: done at one insert in 16 (by row id), so a
+                    // mailbox keeps its newest 50 attempts and rarely a few more meanwhile.
+                    pruneDue = pruneDue || db.lastInsertedRowID % 16 == 0
+                }
+                if pruneDue { try prune.execute(arguments: [outcome.mailbox, outcome.mailbox]) }
+                if let a = outcome.acknowledged {
+                    let s = a.state
+                    try acknowledge.execute(arguments: [outcome.mailbox, a.version, s.new, s.old, s.urgentNew, s.urgentOld, a.gateway,
+                                                        a.at.timeIntervalSince1970])
+                }
+            }
         }
     }
 
@@ -514,21 +597,6 @@ public final class SQLiteStorage: Storage {
             }
             return try db.strings("UPDATE mailbox SET state_version = state_version + 1 WHERE \(filter) RETURNING identity",
                                   argument.map { [$0] } ?? [])
-        }
-    }
-
-    public func record(_ attempt: DeliveryAttempt) async throws {
-        try await write { db in
-            guard try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [attempt.mailbox]) != nil else { return }
-            try db.run("""
-                INSERT INTO mwi_attempt (mailbox, version, state, gateway, transport, at, response, delivered)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [attempt.mailbox, attempt.version, attempt.state.description, attempt.gateway, attempt.transport,
-                      attempt.at.timeIntervalSince1970, attempt.response, attempt.delivered])
-            try db.run("""
-                DELETE FROM mwi_attempt WHERE mailbox = ? AND id <= (
-                    SELECT id FROM mwi_attempt WHERE mailbox = ? ORDER BY id DESC LIMIT 1 OFFSET 50)
-                """, [attempt.mailbox, attempt.mailbox])
         }
     }
 
