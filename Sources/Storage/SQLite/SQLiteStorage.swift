@@ -30,7 +30,7 @@ public final class SQLiteStorage: Storage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
-        writes = WriteCoalescer(writer: pool)
+        writes = WriteCoalescer(writer: pool, walPath: path + "-wal")
         self.clock = clock
         self.path = path
     }

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import Metrics
 
@@ -16,9 +17,17 @@ actor WriteCoalescer {
     private let writes = Counter(label: "mwid_storage_writes_total")
     private let commitTime = Metrics.Timer(label: "mwid_storage_commit_duration")
 
-    init(writer: any DatabaseWriter, maximumBatch: Int = 512) {
+    /// The WAL file, and the size past which it is checkpointed and truncated.
+    private let walPath: String?
+    private let walLimit: Int
+    private var commitsSinceWALCheck = 0
+    private let truncations = Counter(label: "mwid_storage_wal_truncations_total")
+
+    init(writer: any DatabaseWriter, maximumBatch: Int = 512, walPath: String? = nil, walLimit: Int = 64 << 20) {
         self.writer = writer
         self.maximumBatch = maximumBatch
+        self.walPath = walPath
+        self.walLimit = walLimit
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -48,8 +57,23 @@ actor WriteCoalescer {
             } catch {
                 for job in batch { job.fail(error) }
             }
+            await boundWAL()
         }
         draining = false
+    }
+
+    /// SQLite's automatic checkpoints copy the WAL back but cannot rewind it while readers
+    /// keep reading, which under steady load they always do: the WAL grows, and every
+    /// read and commit slows with it. So once in a while, when it has grown past
+    /// `walLimit`, it is checkpointed in full and truncated (waiting for the readers of
+    /// the moment, a few milliseconds).
+    private func boundWAL() async {
+        commitsSinceWALCheck += 1
+        guard let walPath, commitsSinceWALCheck >= 128 else { return }
+        commitsSinceWALCheck = 0
+        guard let size = try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int, size > walLimit else { return }
+        _ = try? await writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        truncations.increment()
     }
 }
 
