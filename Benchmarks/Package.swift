@@ -49,5 +49,16 @@ let package = Package(
             path: "Profile/SIPTransportBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // A crowd of phones subscribing with digest over UDP (bench/subscriptions/run).
+        .executableTarget(
+            name: "SubscribeBench",
+            dependencies: [
+                .product(name: "SIP", package: "mwid"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Profile/SubscribeBench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -67,9 +67,10 @@ public protocol Storage: Sendable {
     func attempts(mailbox identity: String, limit: Int) async throws -> [DeliveryAttempt]
 
     // MARK: Subscriptions (RFC 6665)
-    /// The mailboxes a SUBSCRIBE can name: those whose extension is `extension` (in any
-    /// dial plan) or whose `sipResourceIdentifier` is one of `resourceIdentifiers`.
-    func mailboxes(extension: String?, resourceIdentifiers: [String]) async throws -> [UMMailbox]
+    /// The mailboxes a SUBSCRIBE can name — those whose extension is `extension` (in any
+    /// dial plan) or whose `sipResourceIdentifier` is one of `resourceIdentifiers` — with
+    /// their delivery contexts, in one read.
+    func deliveryContexts(extension: String?, resourceIdentifiers: [String]) async throws -> [DeliveryContext]
     /// Every stored subscription (to re-arm them after a restart).
     func subscriptions() async throws -> [MWISubscription]
     /// Stores a new subscription or the new state of one (refresh, CSeq reservation).

@@ -209,8 +209,10 @@ struct Phone {
 
     @Test func refusalsNameWhatIsWrong() async throws {
         let s = try await setup()
-        var unknown = Phone(target: SIPURI(user: "9999", host: "mwid.example.com"))
-        let notFound = await s.server.handleSubscribe(unknown.request(expires: 3600)).response
+        var unknown = Phone(target: SIPURI(user: "9999", host: "mwid.example.com"), username: "9999")
+        let first = await s.server.handleSubscribe(unknown.request(expires: 3600)).response
+        #expect(first.statusCode == 401, "challenged first: an unauthenticated peer cannot tell which mailboxes exist")
+        let notFound = await subscribe(s, &unknown)
         #expect(notFound.statusCode == 404)
         var presence = Phone()
         let badEvent = await s.server.handleSubscribe(presence.request(expires: 3600, event: "presence")).response

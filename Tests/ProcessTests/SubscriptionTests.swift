@@ -131,7 +131,7 @@ import Testing
             ("wrong-password", "1234", ["-au", "1234", "-ap", "guess"], "message-summary", 3600, 403, "wrong credentials"),
             ("bobs-credentials", "1234", ["-au", "1235", "-ap", "bobs"], "message-summary", 3600, 403, "another mailbox"),
             ("unknown-event", "1234", [], "presence", 3600, 489, "Allow-Events: message-summary"),
-            ("unknown-mailbox", "9999", [], "message-summary", 3600, 404, "no mailbox for sip:9999@"),
+            ("unknown-mailbox", "9999", ["-au", "9999", "-ap", "guess"], "message-summary", 3600, 404, "no mailbox for sip:9999@"),
             ("too-brief", "1234", [], "message-summary", 10, 423, "Min-Expires: 60"),
         ]
         for c in cases {

@@ -286,10 +286,11 @@ import UnifiedMessaging
         _ = try await storage.create(MailboxPolicy(name: "SipDefault", dialPlan: "Sip"))
         _ = try await storage.create(UMMailbox(identity: "carol@example.com", extension: "1234", dialPlan: "Sip", policy: "SipDefault",
                                                sipResourceIdentifier: "sip:carol@example.com"))
-        let byExtension = try await storage.mailboxes(extension: "1234", resourceIdentifiers: [])
-        #expect(Set(byExtension.map(\.identity)) == ["alice@example.com", "carol@example.com"], "one extension in two dial plans")
-        let byURI = try await storage.mailboxes(extension: "carol", resourceIdentifiers: ["carol", "sip:carol@example.com"])
-        #expect(byURI.map(\.identity) == ["carol@example.com"])
-        #expect(try await storage.mailboxes(extension: "9999", resourceIdentifiers: ["sip:9999@x"]).isEmpty)
+        let byExtension = try await storage.deliveryContexts(extension: "1234", resourceIdentifiers: [])
+        #expect(Set(byExtension.map(\.mailbox.identity)) == ["alice@example.com", "carol@example.com"], "one extension in two dial plans")
+        let byURI = try await storage.deliveryContexts(extension: "carol", resourceIdentifiers: ["carol", "sip:carol@example.com"])
+        #expect(byURI.map(\.mailbox.identity) == ["carol@example.com"])
+        #expect(byURI.first?.policy.name == "SipDefault" && byURI.first?.dialPlan.uriType == .sipName, "with its delivery context")
+        #expect(try await storage.deliveryContexts(extension: "9999", resourceIdentifiers: ["sip:9999@x"]).isEmpty)
     }
 }

@@ -16,25 +16,33 @@ public import UnifiedMessaging
 /// with their remaining time); their timers — expiries and NOTIFY retries — are two
 /// sorted queues with one wake-up, not a timer per subscription.
 public actor SubscriptionServer {
-    /// A live subscription: the stored dialog and how its NOTIFYs are going.
-    struct Live {
+    /// A live subscription: the stored dialog and how its NOTIFYs are going. A class, so
+    /// that the registry's table holds one pointer per subscription (100 000 of them must
+    /// fit in 150 MB); only the actor touches it.
+    final class Live {
         var record: MWISubscription
         /// The CSeq of the next NOTIFY.
         var cseq: UInt32
         /// Nanoseconds since 1970 at which it ends without a refresh.
         var expiresAt: Int64
         var inFlight = false
+        /// MWI is off for the mailbox's policy and the last "no" went out: no more change notices.
+        var silenced = false
+        var failures: UInt16 = 0
         /// The newest state to send once the NOTIFY in flight is answered (or to retry).
         var pending: Publication?
         /// The version and counts the subscriber last acknowledged.
         var notifiedVersion: Int64?
         var notifiedState: MessageWaitingState?
-        /// MWI is off for the mailbox's policy and the last "no" went out: no more change notices.
-        var silenced = false
         var lastNotifyAt: Date?
         var lastResponse: String?
-        var failures = 0
         var retryAt: Int64?
+
+        init(record: MWISubscription, cseq: UInt32, expiresAt: Int64) {
+            self.record = record
+            self.cseq = cseq
+            self.expiresAt = expiresAt
+        }
     }
 
     /// A state to tell subscribers: the counts, their version, and whether the mailbox's
@@ -134,14 +142,10 @@ public actor SubscriptionServer {
     /// then the first NOTIFY.
     private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
         let request = incoming.message
-        let target = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source, naming: intent.requestURI)
+        try challengeUnlessCredentials(request, from: incoming.source)
+        let context = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source, naming: intent.requestURI)
+        let target = context.mailbox
         let subscriber = try await authenticate(request, method: .subscribe, source: incoming.source, target: target)
-        let context: DeliveryContext
-        do {
-            context = try await storage.deliveryContext(mailbox: target.identity)
-        } catch {
-            throw SIPRefusal(500, "Server Internal Error (cannot read the mailbox)")
-        }
         let publication = Publication(state: context.state, version: context.version,
                                       enabled: context.policy.allowMessageWaitingIndicator, forced: true)
         let (host, port) = await sentBy(incoming.transport)
@@ -201,7 +205,7 @@ public actor SubscriptionServer {
         }
         _ = try await authenticate(request, method: .subscribe, source: incoming.source, target: context.mailbox)
         // The awaits above let other work run: look again.
-        guard var sub = live[id], intent.cseq > sub.record.remoteCSeq else { throw SIPRefusal(481, "Subscription Does Not Exist") }
+        guard let sub = live[id], intent.cseq > sub.record.remoteCSeq else { throw SIPRefusal(481, "Subscription Does Not Exist") }
         sub.record.remoteCSeq = intent.cseq
         if let contact = intent.contact { sub.record.remoteTarget = contact.description }
         let (host, port) = await sentBy(incoming.transport)
@@ -218,7 +222,6 @@ public actor SubscriptionServer {
         }
         sub.record.expiresAt = clock().addingTimeInterval(TimeInterval(intent.expires))
         sub.expiresAt = Self.nanos(sub.record.expiresAt)
-        live[id] = sub
         expiries.schedule(id, at: sub.expiresAt)
         armWaker()
         try? await storage.save(sub.record)
@@ -251,7 +254,8 @@ public actor SubscriptionServer {
         if let refusal = limit(incoming) { return refusal.response(to: request) }
         do throws(SIPRefusal) {
             guard let to = try? request.to() else { throw SIPRefusal(400, "Malformed To header") }
-            let target = try resolve(await lookup(to.uri), for: request, from: incoming.source, naming: to.uri)
+            try challengeUnlessCredentials(request, from: incoming.source)
+            let target = try resolve(await lookup(to.uri), for: request, from: incoming.source, naming: to.uri).mailbox
             _ = try await authenticate(request, method: .register, source: incoming.source, target: target)
             var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
             let defaultExpires = ((try? request.expires()) ?? nil).map(Int.init) ?? 3600
@@ -274,25 +278,29 @@ public actor SubscriptionServer {
         ((try? request.authorization()) ?? []).lazy.compactMap { try? DigestCredentials($0) }.first { $0.realm == realm }
     }
 
+    /// A request without credentials from a peer that is not trusted is challenged before
+    /// anything is looked up: it learns nothing, not even whether the mailbox exists.
+    private func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
+        guard !settings.isTrusted(source.ipAddress ?? "?"), Self.credentials(request, realm: settings.realm) == nil else { return }
+        throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
+    }
+
     /// The mailbox a request names. One extension may be in several dial plans: then the
-    /// credentials say which (their username, else whose password they were made with);
-    /// without credentials the caller is challenged first.
-    private func resolve(_ candidates: [UMMailbox], for request: SIPMessage, from source: SocketAddress,
-                         naming uri: SIPURI) throws(SIPRefusal) -> UMMailbox {
+    /// credentials say which (their username, else whose password they were made with).
+    private func resolve(_ candidates: [DeliveryContext], for request: SIPMessage, from source: SocketAddress,
+                         naming uri: SIPURI) throws(SIPRefusal) -> DeliveryContext {
         guard candidates.count > 1 else {
             guard let only = candidates.first else { throw SIPRefusal(404, "Not Found (no mailbox for \(uri))") }
             return only
         }
-        let address = source.ipAddress ?? ""
         guard let credentials = Self.credentials(request, realm: settings.realm) else {
-            if settings.isTrusted(address) { throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes)") }
-            throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
+            throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes)")
         }
-        let named = candidates.filter { SubscriptionRules.username(credentials.username, names: $0) }
+        let named = candidates.filter { SubscriptionRules.username(credentials.username, names: $0.mailbox) }
         if named.count == 1, let only = named.first { return only }
         let method = request.method ?? .subscribe
-        if let matching = named.first(where: { mailbox in
-            mailbox.sipPassword.map { Self.matches(credentials, method: method, password: $0) } ?? false
+        if let matching = named.first(where: { context in
+            context.mailbox.sipPassword.map { Self.matches(credentials, method: method, password: $0) } ?? false
         }) { return matching }
         throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes; authenticate with the identity)")
     }
@@ -330,7 +338,7 @@ public actor SubscriptionServer {
             }
         }
         // Credentials of someone else: never a way into this mailbox.
-        var others = await lookup(SIPURI(user: credentials.username, host: "-"))
+        var others = await lookup(SIPURI(user: credentials.username, host: "-")).map(\.mailbox)
         if let named = try? await storage.mailbox(identity: credentials.username) { others.append(named) }
         for other in others where other.identity != target.identity {
             if let password = other.sipPassword,
@@ -348,11 +356,11 @@ public actor SubscriptionServer {
         })
     }
 
-    /// The mailboxes a URI names (none when storage cannot be read: nothing is revealed).
-    private func lookup(_ uri: SIPURI) async -> [UMMailbox] {
+    /// The mailboxes a URI names, with their state and policy (none when storage cannot be
+    /// read: nothing is revealed).
+    private func lookup(_ uri: SIPURI) async -> [DeliveryContext] {
         let keys = SubscriptionRules.lookupKeys(uri)
-        guard keys.extension != nil || !keys.resourceIdentifiers.isEmpty else { return [] }
-        return (try? await storage.mailboxes(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers)) ?? []
+        return (try? await storage.deliveryContexts(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers)) ?? []
     }
 
     private func sentBy(_ transport: SIPTransportKind) async -> (host: String, port: Int) {
@@ -482,13 +490,12 @@ public actor SubscriptionServer {
     /// NOTIFY started.
     @discardableResult
     private func offer(_ id: String, _ publication: Publication) -> Bool {
-        guard !stopped, var sub = live[id] else { return false }
+        guard !stopped, let sub = live[id] else { return false }
         if sub.inFlight || sub.retryAt != nil {
             if let pending = sub.pending, pending.version > publication.version, !publication.forced { return false }
             var next = publication
             next.forced = publication.forced || (sub.pending?.forced ?? false)
             sub.pending = next
-            live[id] = sub
             return false
         }
         if !publication.forced {
@@ -497,18 +504,16 @@ public actor SubscriptionServer {
         }
         sub.inFlight = true
         sub.pending = nil
-        live[id] = sub
         Task { await self.transmit(id, publication) }
         return true
     }
 
     private func transmit(_ id: String, _ publication: Publication) async {
-        guard var sub = live[id] else { return }
+        guard let sub = live[id] else { return }
         let cseq = sub.cseq
         sub.cseq += 1
         let reserve = sub.cseq >= sub.record.localCSeqReserved
         if reserve { sub.record.localCSeqReserved = cseq + settings.cseqBlock }
-        live[id] = sub
         if reserve {
             // Stored before the CSeq is used, so that a restart continues above it.
             try? await storage.save(sub.record)
@@ -546,7 +551,7 @@ public actor SubscriptionServer {
 
     private func completed(_ id: String, _ publication: Publication, state: MessageWaitingState,
                            result: Result<SIPMessage, SIPTransportError>) {
-        guard var sub = live[id] else { return }
+        guard let sub = live[id] else { return }
         sub.inFlight = false
         sub.lastNotifyAt = clock()
         switch result {
@@ -570,15 +575,14 @@ public actor SubscriptionServer {
             return
         case .success(let response):
             sub.lastResponse = "\(response.statusCode ?? 0) \(response.reasonPhrase ?? "")"
-            scheduleRetry(&sub, publication)
+            scheduleRetry(sub, publication)
             notifyCounters["failed"]?.increment()
         case .failure(let error):
             sub.lastResponse = "\(error)"
-            scheduleRetry(&sub, publication)
+            scheduleRetry(sub, publication)
             notifyCounters["transport"]?.increment()
         }
         let next = sub.pending
-        live[id] = sub
         if sub.retryAt == nil, let next {
             live[id]?.pending = nil
             offer(id, next)
@@ -590,17 +594,17 @@ public actor SubscriptionServer {
         notifyCounters[counter]?.increment()
         remove(id)
         logger.notice("subscription ended", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(id)", "cause": "\(why)"])
-        let storage = self.storage
+        let storage = self.storage, mailbox = sub.record.mailbox, subscriber = sub.record.subscriber
         Task {
             try? await storage.removeSubscription(id: id)
-            try? await storage.log(.info, kind: "subscription.ended", subject: sub.record.mailbox,
-                                   message: "subscription \(id) of \(sub.record.subscriber) ended: \(why)")
+            try? await storage.log(.info, kind: "subscription.ended", subject: mailbox,
+                                   message: "subscription \(id) of \(subscriber) ended: \(why)")
         }
     }
 
-    private func scheduleRetry(_ sub: inout Live, _ publication: Publication) {
-        sub.failures += 1
-        let backoff = min(60, Self.seconds(settings.retryBackoff) * pow(2, Double(min(sub.failures - 1, 10))))
+    private func scheduleRetry(_ sub: Live, _ publication: Publication) {
+        sub.failures = sub.failures &+ 1
+        let backoff = min(60, Self.seconds(settings.retryBackoff) * pow(2, Double(min(Int(sub.failures) - 1, 10))))
         let at = nowNanos() + Int64(backoff * 1e9)
         guard at < sub.expiresAt else { return }  // it ends before: the expiry says the rest
         sub.retryAt = at
@@ -653,11 +657,10 @@ public actor SubscriptionServer {
             Task { for id in expired { try? await storage.removeSubscription(id: id) } }
         }
         while let entry = retries.popFirst(dueAt: now) {
-            guard var sub = live[entry.id], sub.retryAt == entry.deadline else { continue }
+            guard let sub = live[entry.id], sub.retryAt == entry.deadline else { continue }
             sub.retryAt = nil
             let next = sub.pending
             sub.pending = nil
-            live[entry.id] = sub
             if let next { offer(entry.id, next) }
         }
         if expiries.count > 2 * live.count + 1024 {

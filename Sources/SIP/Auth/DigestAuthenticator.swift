@@ -22,9 +22,16 @@ public struct DigestAuthenticator: Sendable {
     public let nonceLifetime: Int64
     public let maxTrackedNonces: Int
     private let key: SymmetricKey
+    /// A nonce this authenticator made, by what it was made of (16 bytes, not its 64
+    /// characters: one is tracked for every client that authenticated recently).
+    private struct NonceKey: Hashable {
+        var issuedAt: Int64
+        var random: UInt64
+    }
+
     /// nonce → highest nonce count accepted (0 = used without qop).
-    private var seen: [String: UInt32] = [:]
-    private var seenOrder: [(nonce: String, issuedAt: Int64)] = []
+    private var seen: [NonceKey: UInt32] = [:]
+    private var seenOrder: [NonceKey] = []
     private var seenHead = 0
     /// Live nonces issued at or before this time were forgotten to respect the cap; they
     /// are answered `stale` so they can never be replayed.
@@ -59,7 +66,8 @@ public struct DigestAuthenticator: Sendable {
     /// non-session algorithm, so passwords need not be kept in clear.
     public mutating func verify(_ c: DigestCredentials, method: SIPMethod, ha1: String, now: Int64) -> Verdict {
         guard c.realm == realm else { return .invalid("wrong realm") }
-        guard let issuedAt = issuedAt(of: c.nonce) else { return .invalid("unknown nonce") }
+        guard let (issuedAt, random) = material(of: c.nonce) else { return .invalid("unknown nonce") }
+        let key = NonceKey(issuedAt: issuedAt, random: random)
         if let qop = c.qop, !ASCII.equalsIgnoringCase(qop.utf8, "auth".utf8) { return .invalid("unsupported qop") }
         let expected = SIPDigest.response(
             algorithm: c.algorithm, ha1: ha1, nonce: c.nonce, nonceCount: c.nonceCount, cnonce: c.cnonce, qop: c.qop,
@@ -68,31 +76,31 @@ public struct DigestAuthenticator: Sendable {
         guard now - issuedAt <= nonceLifetime, issuedAt <= now + 60 else { return .stale }
         // Replay protection: the nonce count must grow; without qop a nonce is single-use.
         let count = c.qop == nil ? 0 : (c.nonceCount ?? 0)
-        if let last = seen[c.nonce] {
+        if let last = seen[key] {
             guard c.qop != nil, count > last else { return .replay }
         } else {
             guard issuedAt > forgottenUpTo else { return .stale }
-            remember(c.nonce, issuedAt: issuedAt, now: now)
+            remember(key, now: now)
         }
-        seen[c.nonce] = count
+        seen[key] = count
         return .valid
     }
 
-    private mutating func remember(_ nonce: String, issuedAt: Int64, now: Int64) {
+    private mutating func remember(_ key: NonceKey, now: Int64) {
         // Forget nonces that have expired (they are refused as stale anyway), then, while
         // still full, the oldest live ones (raising the watermark that makes them stale).
         while seenHead < seenOrder.count,
               now - seenOrder[seenHead].issuedAt > nonceLifetime || seen.count >= maxTrackedNonces {
             let oldest = seenOrder[seenHead]
             if now - oldest.issuedAt <= nonceLifetime { forgottenUpTo = max(forgottenUpTo, oldest.issuedAt) }
-            seen[oldest.nonce] = nil
+            seen[oldest] = nil
             seenHead += 1
         }
         if seenHead > 1024, seenHead * 2 > seenOrder.count {
             seenOrder.removeFirst(seenHead)
             seenHead = 0
         }
-        seenOrder.append((nonce, issuedAt))
+        seenOrder.append(key)
     }
 
     /// Number of nonces currently tracked for replay protection.
@@ -108,7 +116,10 @@ public struct DigestAuthenticator: Sendable {
     }
 
     /// The issue time of a nonce this authenticator made, or `nil` when it is not ours.
-    func issuedAt(of nonce: String) -> Int64? {
+    func issuedAt(of nonce: String) -> Int64? { material(of: nonce)?.issuedAt }
+
+    /// What a nonce this authenticator made was made of, or `nil` when it is not ours.
+    private func material(of nonce: String) -> (issuedAt: Int64, random: UInt64)? {
         let u = Array(nonce.utf8)
         guard u.count == 64 else { return nil }
         var bytes: [UInt8] = []
@@ -124,8 +135,9 @@ public struct DigestAuthenticator: Sendable {
         var diff: UInt8 = 0
         for (x, y) in zip(mac, bytes[16..<32]) { diff |= x ^ y }
         guard diff == 0 else { return nil }
-        var t: UInt64 = 0
+        var t: UInt64 = 0, r: UInt64 = 0
         for b in material[0..<8] { t = t << 8 | UInt64(b) }
-        return Int64(bitPattern: t)
+        for b in material[8..<16] { r = r << 8 | UInt64(b) }
+        return (Int64(bitPattern: t), r)
     }
 }

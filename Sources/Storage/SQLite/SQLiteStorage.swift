@@ -23,10 +23,9 @@ public final class SQLiteStorage: Storage {
         configuration.prepareDatabase { db in
             try db.run("PRAGMA synchronous = FULL")
             // A million mailboxes and their delivery records are some hundreds of MB: a
-            // larger page cache and memory-mapped reads keep the hot pages without a
-            // system call per page.
-            try db.run("PRAGMA cache_size = -32768")  // 32 MiB per connection
-            try db.run("PRAGMA mmap_size = 1073741824")
+            // larger page cache keeps the hot pages. (Memory-mapped reads were tried:
+            // a growing file makes every reader remap, which costs more than it saves.)
+            try db.run("PRAGMA cache_size = -16384")  // 16 MiB per connection
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
@@ -397,48 +396,73 @@ public final class SQLiteStorage: Storage {
     public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
         let cached = snapshot.withLock { $0 }
         return try await read { db in
-            let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM directory_version")) ?? 0
-            var directory = cached
-            if directory?.version != version {
-                directory = DirectorySnapshot(
-                    version: version, dialPlans: try db.rows("SELECT * FROM dial_plan").map(DialPlan.init(row:)),
-                    policies: try db.rows("SELECT * FROM mailbox_policy").map(MailboxPolicy.init(row:)),
-                    gateways: try Self.gateways(db, servingDialPlan: nil))
-                let fresh = directory
-                self.snapshot.withLock { $0 = fresh }
-            }
-            guard let directory else { return [:] }
+            let directory = try self.directory(db, cached: cached)
             var contexts: [String: DeliveryContext] = [:]
             contexts.reserveCapacity(identities.count)
             for chunk in stride(from: 0, to: identities.count, by: 500).map({ identities[$0..<min($0 + 500, identities.count)] }) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                // Columns by position: reading a row by column name costs a search per field.
-                let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
-                        m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
-                        a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at
-                    FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE m.identity IN (\(marks))
-                    """), arguments: StatementArguments(Array(chunk)))
-                for row in rows {
-                    let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
-                                            sipResourceIdentifier: row[4],
-                                            umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
-                                            sipPassword: row[6])
-                    guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
-                        continue
-                    }
-                    let acknowledged: AcknowledgedState? = (row[12] as Int64?).map { version in
-                        AcknowledgedState(version: version,
-                                          state: MessageWaitingState(new: row[13], old: row[14], urgentNew: row[15], urgentOld: row[16]),
-                                          gateway: row[17], at: Date(timeIntervalSince1970: row[18]))
-                    }
-                    contexts[mailbox.identity] = DeliveryContext(
-                        mailbox: mailbox, dialPlan: plan, policy: policy, gateways: directory.gateways(serving: mailbox.dialPlan),
-                        state: MessageWaitingState(new: row[7], old: row[8], urgentNew: row[9], urgentOld: row[10]),
-                        version: row[11], acknowledged: acknowledged)
+                for context in try Self.contexts(db, directory, where: "m.identity IN (\(marks))", StatementArguments(Array(chunk))) {
+                    contexts[context.mailbox.identity] = context
                 }
             }
             return contexts
+        }
+    }
+
+    public func deliveryContexts(extension: String?, resourceIdentifiers: [String]) async throws -> [DeliveryContext] {
+        let identifiers = Array(Set(resourceIdentifiers))
+        guard `extension` != nil || !identifiers.isEmpty else { return [] }
+        let cached = snapshot.withLock { $0 }
+        return try await read { db in
+            let directory = try self.directory(db, cached: cached)
+            // One statement; both columns are indexed.
+            let marks = Array(repeating: "?", count: identifiers.count).joined(separator: ",")
+            let filter = [`extension` == nil ? nil : "m.extension = ?", identifiers.isEmpty ? nil : "m.sip_resource_identifier IN (\(marks))"]
+                .compactMap { $0 }.joined(separator: " OR ")
+            return try Self.contexts(db, directory, where: filter, StatementArguments(([`extension`].compactMap { $0 } + identifiers)))
+        }
+    }
+
+    /// Dial plans, policies and gateways as of the directory's version: the cached
+    /// snapshot, read again when a directory change bumped the version.
+    private func directory(_ db: Database, cached: DirectorySnapshot?) throws -> DirectorySnapshot {
+        let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM directory_version")) ?? 0
+        if let cached, cached.version == version { return cached }
+        let fresh = DirectorySnapshot(
+            version: version, dialPlans: try db.rows("SELECT * FROM dial_plan").map(DialPlan.init(row:)),
+            policies: try db.rows("SELECT * FROM mailbox_policy").map(MailboxPolicy.init(row:)),
+            gateways: try Self.gateways(db, servingDialPlan: nil))
+        snapshot.withLock { $0 = fresh }
+        return fresh
+    }
+
+    /// The delivery contexts of the mailboxes `filter` selects (on `m`, the mailbox).
+    private static func contexts(_ db: Database, _ directory: DirectorySnapshot, where filter: String,
+                                 _ arguments: StatementArguments) throws -> [DeliveryContext] {
+        // Columns by position: reading a row by column name costs a search per field.
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
+                m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
+                a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at
+            FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
+            """), arguments: arguments)
+        return rows.compactMap { row in
+            let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
+                                    sipResourceIdentifier: row[4],
+                                    umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
+                                    sipPassword: row[6])
+            guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
+                return nil
+            }
+            let acknowledged: AcknowledgedState? = (row[12] as Int64?).map { version in
+                AcknowledgedState(version: version,
+                                  state: MessageWaitingState(new: row[13], old: row[14], urgentNew: row[15], urgentOld: row[16]),
+                                  gateway: row[17], at: Date(timeIntervalSince1970: row[18]))
+            }
+            return DeliveryContext(
+                mailbox: mailbox, dialPlan: plan, policy: policy, gateways: directory.gateways(serving: mailbox.dialPlan),
+                state: MessageWaitingState(new: row[7], old: row[8], urgentNew: row[9], urgentOld: row[10]),
+                version: row[11], acknowledged: acknowledged)
         }
     }
 
@@ -612,22 +636,6 @@ public final class SQLiteStorage: Storage {
     }
 
     // MARK: Subscriptions
-
-    public func mailboxes(extension: String?, resourceIdentifiers: [String]) async throws -> [UMMailbox] {
-        try await read { db in
-            var found: [UMMailbox] = []
-            if let `extension` {
-                found += try db.rows("SELECT * FROM mailbox WHERE extension = ?", [`extension`]).map(UMMailbox.init(row:))
-            }
-            for identifier in Set(resourceIdentifiers) {
-                for row in try db.rows("SELECT * FROM mailbox WHERE sip_resource_identifier = ?", [identifier]) {
-                    let mailbox = UMMailbox(row: row)
-                    if !found.contains(where: { $0.identity == mailbox.identity }) { found.append(mailbox) }
-                }
-            }
-            return found
-        }
-    }
 
     public func subscriptions() async throws -> [MWISubscription] {
         try await read { db in try db.rows("SELECT * FROM subscription ORDER BY mailbox, created_at").map(MWISubscription.init(row:)) }
