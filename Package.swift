@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Storage", targets: ["Storage"]),
         .library(name: "AdminAPI", targets: ["AdminAPI"]),
         .library(name: "MWI", targets: ["MWI"]),
+        .library(name: "Notifications", targets: ["Notifications"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
@@ -64,7 +65,7 @@ let package = Package(
         // messages, MWI state, validation, the policy decision. No I/O, no clock.
         .target(
             name: "UnifiedMessaging",
-            dependencies: ["SIP"],
+            dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // The storage seam (protocol) and its embedded SQLite backend (GRDB).
@@ -104,10 +105,26 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Text messages: SMPP 3.4 (ESME), HTTP gateways, email-to-SMS over SMTP, and the
+        // dispatcher of the durable SMS outbox.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "UnifiedMessaging", "Storage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "mwid",
             dependencies: [
-                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI", "MWI",
+                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI", "MWI", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -152,6 +169,15 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "UnifiedMessaging",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

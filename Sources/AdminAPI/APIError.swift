@@ -10,12 +10,15 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var code: String
     public var message: String
     public var field: String?
+    /// Seconds after which the request may succeed (`Retry-After`).
+    public var retryAfter: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil) {
+    public init(_ status: HTTPResponse.Status, code: String, _ message: String, field: String? = nil, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(status.code) \(code): \(field.map { "\($0): " } ?? "")\(message)" }
@@ -36,6 +39,16 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
             case .conflict, .inUse: .conflict
             }
             return APIError(status, code: error.code.rawValue, error.message, field: error.field)
+        case let error as SMSSetupError:
+            switch error {
+            case .noSetup: return APIError(.conflict, code: "no_setup", error.description)
+            case .expired: return APIError(.gone, code: "code_expired", error.description, field: "code")
+            case .wrongCode: return APIError(.badRequest, code: "wrong_code", error.description, field: "code")
+            case .lockedOut: return APIError(.forbidden, code: "locked_out", error.description, field: "code")
+            case .tooManySends(let at):
+                return APIError(.tooManyRequests, code: "too_many_passcodes", error.description,
+                                retryAfter: max(1, Int(at.timeIntervalSinceNow.rounded(.up))))
+            }
         case is NIOTooManyBytesError:
             return APIError(.contentTooLarge, code: "too_large", "the request body is larger than 1 MiB")
         case let error as DecodingError:
@@ -97,6 +110,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"mwid\"" }
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

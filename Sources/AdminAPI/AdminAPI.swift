@@ -21,13 +21,19 @@ public struct AdminAPI: Sendable {
     /// Told of mailboxes made pending again in bulk (a forced refresh, a switch): the MWI
     /// engine delivers them after live changes. Without it, `stateChanged` for each.
     let refreshed: (@Sendable ([String]) -> Void)?
+    /// The SMS engine (passcodes, and a nudge when a text is queued); none without one.
+    let sms: (any SMSGateway)?
+    let smsLimits: SMSSetupLimits
 
     public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
                 clock: @escaping @Sendable () -> Date = { Date() },
                 makeID: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() },
                 stateChanged: @escaping @Sendable (String) -> Void = { _ in },
                 refreshed: (@Sendable ([String]) -> Void)? = nil,
-                subscriptions: (any SubscriptionDirectory)? = nil) {
+                subscriptions: (any SubscriptionDirectory)? = nil,
+                sms: (any SMSGateway)? = nil, smsLimits: SMSSetupLimits = SMSSetupLimits()) {
+        self.sms = sms
+        self.smsLimits = smsLimits
         self.stateChanged = stateChanged
         self.refreshed = refreshed
         self.subscriptions = subscriptions
@@ -48,7 +54,8 @@ public struct AdminAPI: Sendable {
         router.add(middleware: BearerAuthMiddleware(token: token, openPaths: [Self.openAPIPath]))
         let table = RouteTable(router: router)
         DirectoryRoutes(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged, refreshed: refreshed,
-                        subscriptions: subscriptions).register(in: table)
+                        subscriptions: subscriptions, sms: sms).register(in: table)
+        SMSRoutes(storage: storage, clock: clock, makeID: makeID, sms: sms, limits: smsLimits).register(in: table)
 
         let storage = self.storage, prometheus = self.prometheus, version = self.version
         table.add(.get, "/healthz", "Liveness and storage health", responses: [(200, "Health"), (503, "Error")],

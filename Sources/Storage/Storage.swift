@@ -79,6 +79,56 @@ public protocol Storage: Sendable {
     /// Forgets a subscription; nothing happens when it is already gone.
     func removeSubscription(id: String) async throws
 
+    // MARK: SMS routes and the carrier catalog
+    func smsRoutes() async throws -> [SMSRoute]
+    func smsRoute(named name: String) async throws -> SMSRoute
+    func create(_ route: SMSRoute) async throws -> SMSRoute
+    func updateSMSRoute(named name: String, _ change: @escaping @Sendable (inout SMSRoute) throws -> Void) async throws -> SMSRoute
+    /// Refused with `inUse` while a carrier names it.
+    func removeSMSRoute(named name: String) async throws
+    /// The carriers, of one locale or all, by locale then name.
+    func smsCarriers(locale: String?) async throws -> [SMSCarrier]
+    func smsCarrier(locale: String, name: String) async throws -> SMSCarrier
+    func create(_ carrier: SMSCarrier) async throws -> SMSCarrier
+    func updateSMSCarrier(locale: String, name: String, _ change: @escaping @Sendable (inout SMSCarrier) throws -> Void) async throws -> SMSCarrier
+    func removeSMSCarrier(locale: String, name: String) async throws
+    /// The catalog file read at start: its routes and carriers are created or replaced in
+    /// one transaction (objects it does not name are left as they are).
+    func applySMSCatalog(routes: [SMSRoute], carriers: [SMSCarrier]) async throws
+
+    // MARK: A mailbox's text messaging
+    /// The mailbox's settings (empty when it never set anything up); `notFound` without the mailbox.
+    func smsSettings(mailbox identity: String) async throws -> SMSSettings
+    /// Reads the settings, applies `change` and stores the result, in one transaction (a
+    /// throw changes nothing). Returns the settings stored and what `change` returned.
+    func updateSMSSettings<T: Sendable>(mailbox identity: String,
+                                        _ change: @escaping @Sendable (inout SMSSettings) throws -> T) async throws -> (SMSSettings, T)
+    /// Records a missed call and, when the mailbox is to be told of it, queues its text,
+    /// in one transaction.
+    func recordMissedCall(_ report: MissedCallReport, id: String, at now: Date) async throws -> MissedCall
+    /// The newest first.
+    func missedCalls(mailbox identity: String, limit: Int) async throws -> [MissedCall]
+
+    // MARK: SMS outbox
+    /// Takes up to `limit` queued texts due by `now` (marked `sending`, so that no other
+    /// sender takes them). A voice-mail text whose message was heard or deleted meanwhile
+    /// is cancelled instead.
+    func claimDueSMS(now: Date, limit: Int) async throws -> [SMSRecord]
+    /// When the next queued text is due, if any is queued.
+    func nextSMSDue() async throws -> Date?
+    /// Stores what sending did (status, attempts, parts and identifiers, next try).
+    func finishSMS(_ records: [SMSRecord]) async throws
+    /// A delivery receipt for the part the route's gateway named `messageID`; false when
+    /// no text has that identifier.
+    func recordSMSReceipt(route: String, messageID: String, delivered: Bool, detail: String, at now: Date) async throws -> Bool
+    /// Texts left `sending` by a stop become `unconfirmed` (they are not sent again).
+    /// Returns how many.
+    func recoverSMS(at now: Date) async throws -> Int
+    /// The mailbox's texts, newest first.
+    func smsHistory(mailbox identity: String, limit: Int) async throws -> [SMSRecord]
+    /// One text.
+    func sms(id: String) async throws -> SMSRecord
+
     // MARK: Event log
     func events(_ query: EventQuery) async throws -> [DirectoryEvent]
     func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws
@@ -154,11 +204,14 @@ public struct MailboxChange: Sendable, Hashable {
     public var state: MessageWaitingState
     /// The state before the change: they differ when the lamp must move.
     public var previousState: MessageWaitingState
+    /// The text queued for a deposit in the same transaction, if one was.
+    public var sms: SMSRecord?
 
-    public init(message: VoiceMessage, state: MessageWaitingState, previousState: MessageWaitingState) {
+    public init(message: VoiceMessage, state: MessageWaitingState, previousState: MessageWaitingState, sms: SMSRecord? = nil) {
         self.message = message
         self.state = state
         self.previousState = previousState
+        self.sms = sms
     }
 }
 

@@ -76,13 +76,17 @@ struct APIClient {
         return json ?? .null
     }
 
+    /// ASCII letters and digits only: Foundation's `.alphanumerics` holds every script's
+    /// letters, which would go into the URL unencoded.
+    static let asciiAlphanumerics = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
     static func encodeQuery(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: asciiAlphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
     }
 
     /// A path segment: a name or identity, percent-encoded.
     static func segment(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~@+"))) ?? text
+        text.addingPercentEncoding(withAllowedCharacters: asciiAlphanumerics.union(CharacterSet(charactersIn: "-._~@+"))) ?? text
     }
 }
 

@@ -241,7 +241,7 @@ enum MailboxNoun: DirectoryNoun {
     ]
     static let newExample = "mwictl mailbox new alice@example.com --extension 1234 --dial-plan Paris --policy Default"
     static let setExample = "mwictl mailbox set alice@example.com --um-sms-notification-option VoiceMail"
-    static var extraCommands: [any ParsableCommand.Type] { [SubscriptionsCommand.self] }
+    static var extraCommands: [any ParsableCommand.Type] { [SubscriptionsCommand.self, MailboxSMSCommand.self, MissedCallsCommand.self] }
 
     struct Fields: FieldOptions {
         @Option(name: [.customLong("extension"), .customLong("extensions")], help: "The primary extension (digits).")

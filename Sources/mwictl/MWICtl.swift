@@ -6,7 +6,7 @@ import ArgumentParser
 struct MWICtl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mwictl",
-        abstract: "Administer an mwid server: dial plans, IP gateways, mailbox policies, mailboxes, messages, MWI.",
+        abstract: "Administer an mwid server: dial plans, IP gateways, mailbox policies, mailboxes, messages, MWI, SMS.",
         discussion: """
             The server is --server URL, else MWID_URL, else http://127.0.0.1:8080; the token is \
             --token, else MWID_TOKEN, else ./mwid-data/admin.token. Tables by default, --json for scripts.
@@ -22,7 +22,7 @@ struct MWICtl: AsyncParsableCommand {
         version: "0.2.0",
         subcommands: [
             NounCommand<DialPlanNoun>.self, NounCommand<GatewayNoun>.self, NounCommand<PolicyNoun>.self,
-            NounCommand<MailboxNoun>.self, MessageCommand.self, MWICommand.self, EventsCommand.self,
+            NounCommand<MailboxNoun>.self, MessageCommand.self, MWICommand.self, SMSCommand.self, CallCommand.self, EventsCommand.self,
         ]
     )
 }

@@ -12,6 +12,7 @@ struct FileConfiguration: Decodable {
     var tls: TLS?
     var mwi: MWI?
     var subscriptions: Subscriptions?
+    var sms: SMS?
 
     /// A section of the file: its keys are checked before it is decoded.
     protocol Section: Decodable {
@@ -64,7 +65,25 @@ struct FileConfiguration: Decodable {
         typealias Keys = CodingKeys
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi, subscriptions }
+    struct SMS: Section {
+        var carriers: String?
+        var retryBackoff: Double?
+        var retryWindow: Double?
+        var codeLifetime: Double?
+        var maximumWrongCodes: Int?
+        var passcodesPerHour: Int?
+        var responseTimeout: Double?
+        var throttleDelay: Double?
+        var reconnectBackoff: Double?
+        var requestTimeout: Double?
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case carriers, retryBackoff, retryWindow, codeLifetime, maximumWrongCodes, passcodesPerHour, responseTimeout
+            case throttleDelay, reconnectBackoff, requestTimeout
+        }
+        typealias Keys = CodingKeys
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi, subscriptions, sms }
 
     init() {}
 
@@ -78,6 +97,7 @@ struct FileConfiguration: Decodable {
         tls = try Self.section(TLS.self, c, .tls)
         mwi = try Self.section(MWI.self, c, .mwi)
         subscriptions = try Self.section(Subscriptions.self, c, .subscriptions)
+        sms = try Self.section(SMS.self, c, .sms)
     }
 
     /// A section, refused when it holds a key it does not know.
@@ -127,4 +147,76 @@ struct ConfigurationError: Error, CustomStringConvertible {
     var message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
+}
+
+/// The carrier catalog file (`sms.carriers`, `--sms-carriers`): the SMS routes, and per
+/// locale the mobile operators with the route each one takes.
+///
+///     routes:
+///       - { name: smsc, kind: smpp, host: smsc.example.net, systemId: mwid, password: secret }
+///     carriers:
+///       fr-FR:
+///         - { name: Orange, route: smsc }
+///         - { name: Free, route: mail, emailDomain: sms.free.example }
+struct SMSCatalogFile: Decodable {
+    var routes: [SMSRoute]
+    var carriers: [SMSCarrier]
+
+    struct Entry: Decodable {
+        var name: String
+        var route: String
+        var emailDomain: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, route, emailDomain }
+        init(from decoder: any Decoder) throws {
+            try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            route = try c.decode(String.self, forKey: .route)
+            emailDomain = try c.decodeIfPresent(String.self, forKey: .emailDomain)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case routes, carriers }
+
+    init(from decoder: any Decoder) throws {
+        try FileConfiguration.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        routes = try c.decodeIfPresent([SMSRoute].self, forKey: .routes) ?? []
+        let byLocale = try c.decodeIfPresent([String: [Entry]].self, forKey: .carriers) ?? [:]
+        carriers = byLocale.sorted { $0.key < $1.key }.flatMap { locale, entries in
+            entries.map { SMSCarrier(locale: locale, name: $0.name, route: $0.route, emailDomain: $0.emailDomain) }
+        }
+    }
+
+    static func load(_ path: String) throws -> SMSCatalogFile {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError("cannot read the carrier catalog \(path): \(error.localizedDescription)")
+        }
+        do {
+            return try YAMLDecoder().decode(SMSCatalogFile.self, from: text)
+        } catch let error as ConfigurationError {
+            throw ConfigurationError("\(path): \(error.message)")
+        } catch let error as DecodingError {
+            throw ConfigurationError("\(path): \(Self.explain(error))")
+        } catch {
+            throw ConfigurationError("\(path) is not a valid carrier catalog: \(error)")
+        }
+    }
+
+    static func explain(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "\(path(context.codingPath)) has the wrong type"
+        case .dataCorrupted(let context):
+            if let underlying = context.underlyingError as? ConfigurationError { return underlying.message }
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
 }

@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import MWI
 import Metrics
+import Notifications
 import NIOCore
 import Prometheus
 import SIP
@@ -119,6 +120,27 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("subscriptions-total"), help: "Live subscriptions in all (default 200000; beyond: 503).")
     var subscriptionsTotal: Int?
 
+    @Option(name: .customLong("sms-carriers"), help: "Carrier catalog (YAML: SMS routes, and carriers by locale) applied at start.")
+    var smsCarriers: String?
+
+    @Option(name: .customLong("sms-retry-backoff"), help: "Seconds before a failed text is tried again, doubling each time (default 30).")
+    var smsRetryBackoff: Double?
+
+    @Option(name: .customLong("sms-retry-window"), help: "Seconds after which a text still failing fails for good (default 14400).")
+    var smsRetryWindow: Double?
+
+    @Option(name: .customLong("sms-code-lifetime"), help: "Seconds a set-up passcode is good for (default 900).")
+    var smsCodeLifetime: Double?
+
+    @Option(name: .customLong("sms-response-timeout"), help: "Seconds an SMSC has to answer an SMPP request (default 10).")
+    var smsResponseTimeout: Double?
+
+    @Option(name: .customLong("sms-throttle-delay"), help: "Seconds an SMPP bind pauses after ESME_RTHROTTLED (default 1).")
+    var smsThrottleDelay: Double?
+
+    @Option(name: .customLong("sms-reconnect-backoff"), help: "Seconds before binding again after a lost SMPP link, doubling (default 0.5).")
+    var smsReconnectBackoff: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -190,6 +212,17 @@ struct MWID: AsyncParsableCommand {
                                                healthInterval: mwiHealthInterval ?? file.mwi?.healthInterval,
                                                refreshInterval: mwiRefreshInterval ?? file.mwi?.refreshInterval)
         let subscriptionSettings = try subscriptionSettings(file, advertisedHost: sipConfiguration.advertisedHost)
+        let (smsSettings, smsLimits) = try smsSettings(file)
+        if let path = smsCarriers ?? file.sms?.carriers {
+            do {
+                let catalog = try SMSCatalogFile.load(path)
+                try await storage.applySMSCatalog(routes: catalog.routes, carriers: catalog.carriers)
+                logger.info("carrier catalog applied", metadata: ["file": "\(path)", "routes": "\(catalog.routes.count)",
+                                                                  "carriers": "\(catalog.carriers.count)"])
+            } catch {
+                throw StartupFailure("carrier catalog: \(error)")
+            }
+        }
         // The router's handlers reach the subscription server, which sends through the
         // endpoint the router belongs to: the server is handed over once both exist.
         let notifier = Late<SubscriptionServer>()
@@ -240,11 +273,16 @@ struct MWID: AsyncParsableCommand {
         let refresher = mwiSettings.refreshInterval.map { interval in
             RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailboxes: [$0], priority: .refresh) }
         }
+        let texts = SMSDispatcher(storage: storage, settings: smsSettings)
+        if let left = try? await storage.recoverSMS(at: Date()), left > 0 {
+            logger.warning("texts were being sent when mwid stopped: marked unconfirmed, not sent again", metadata: ["count": "\(left)"])
+        }
         await subscriptions.restore()
         await dispatcher.resume()
         let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
                            stateChanged: { dispatcher.stateChanged(mailbox: $0) },
-                           refreshed: { dispatcher.stateChanged(mailboxes: $0, priority: .refresh) }, subscriptions: subscriptions)
+                           refreshed: { dispatcher.stateChanged(mailboxes: $0, priority: .refresh) }, subscriptions: subscriptions,
+                           sms: texts, smsLimits: smsLimits)
         let application = Application(
             router: api.makeRouter(),
             configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),
@@ -261,6 +299,7 @@ struct MWID: AsyncParsableCommand {
                 .init(service: HTTPService(application: application, listener: httpListener)),
                 .init(service: SIPService(endpoint: endpoint, dispatcher: dispatcher, subscriptions: subscriptions, health: health,
                                           refresher: refresher)),
+                .init(service: SMSService(dispatcher: texts)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: Logger(label: "mwid.lifecycle")))
@@ -323,6 +362,42 @@ struct MWID: AsyncParsableCommand {
             settings.requestBurst = burst
         }
         return settings
+    }
+
+    /// The SMS engine's settings: flags over the file over the defaults, each checked.
+    func smsSettings(_ file: FileConfiguration) throws -> (SMSDispatchSettings, SMSSetupLimits) {
+        var settings = SMSDispatchSettings()
+        var limits = SMSSetupLimits()
+        let f = file.sms
+        func seconds(_ value: Double?, _ name: String, _ range: ClosedRange<Double>) throws -> Double? {
+            guard let value else { return nil }
+            guard range.contains(value) else {
+                throw StartupFailure("\(name) must be \(range.lowerBound) to \(range.upperBound) seconds (got \(value))")
+            }
+            return value
+        }
+        func duration(_ value: Double) -> Duration { .milliseconds(Int64(value * 1000)) }
+        if let v = try seconds(smsRetryBackoff ?? f?.retryBackoff, "the SMS retry back-off", 0.01...3600) { settings.retry.backoff = v }
+        if let v = try seconds(smsRetryWindow ?? f?.retryWindow, "the SMS retry window", 0...(7 * 86_400)) { settings.retry.window = v }
+        // Waits grow to a quarter of the window (15 minutes at most), so a text gets several tries.
+        settings.retry.maximumBackoff = max(settings.retry.backoff, min(15 * 60, settings.retry.window / 4))
+        if let v = try seconds(smsCodeLifetime ?? f?.codeLifetime, "the passcode lifetime", 1...86_400) { limits.codeLifetime = v }
+        if let v = f?.maximumWrongCodes {
+            guard (1...100).contains(v) else { throw StartupFailure("sms.maximumWrongCodes must be 1 to 100 (got \(v))") }
+            limits.maximumWrongCodes = v
+        }
+        if let v = f?.passcodesPerHour {
+            guard (1...100).contains(v) else { throw StartupFailure("sms.passcodesPerHour must be 1 to 100 (got \(v))") }
+            limits.sendsPerHour = v
+        }
+        if let v = try seconds(smsResponseTimeout ?? f?.responseTimeout, "the SMPP response timeout", 0.05...300) { settings.smpp.responseTimeout = duration(v) }
+        if let v = try seconds(smsThrottleDelay ?? f?.throttleDelay, "the SMPP throttle delay", 0.01...300) { settings.smpp.throttleDelay = duration(v) }
+        if let v = try seconds(smsReconnectBackoff ?? f?.reconnectBackoff, "the SMPP reconnect back-off", 0.01...300) {
+            settings.smpp.reconnectBackoff = duration(v)
+            settings.smpp.maximumReconnectBackoff = max(duration(v), settings.smpp.maximumReconnectBackoff)
+        }
+        if let v = try seconds(f?.requestTimeout, "sms.requestTimeout", 0.1...300) { settings.requestTimeout = duration(v) }
+        return (settings, limits)
     }
 
     static func mwiSettings(notifyInterval: Double?, retryWindow: Double?, healthInterval: Double?,
@@ -405,6 +480,18 @@ struct SIPService: Service {
     }
 }
 
+/// Sends the SMS outbox until graceful shutdown.
+struct SMSService: Service {
+    let dispatcher: SMSDispatcher
+
+    func run() async throws {
+        let loop = Task { await dispatcher.run() }
+        try? await gracefulShutdown()
+        await dispatcher.stop()
+        await loop.value
+    }
+}
+
 /// A value handed over once, after the things that need it were made.
 final class Late<Value: Sendable>: Sendable {
     private let box = Mutex<Value?>(nil)
@@ -413,6 +500,7 @@ final class Late<Value: Sendable>: Sendable {
 }
 
 extension SubscriptionServer: SubscriptionDirectory {}
+extension SMSDispatcher: SMSGateway {}
 
 enum MWIDVersion {
     static let string = "0.2.0"

@@ -222,6 +222,12 @@ import UnifiedMessaging
                 "/api/v1/mailboxes/{identity}/mwi": ["get"], "/api/v1/events": ["get"], "/api/v1/mwi/refresh": ["post"],
                 "/api/v1/mailboxes/{identity}/subscriptions": ["get"],
                 "/api/v1/mailboxes/{identity}/subscriptions/{id}": ["delete"],
+                "/api/v1/sms/routes": ["get", "post"], "/api/v1/sms/routes/{name}": ["get", "patch", "delete"],
+                "/api/v1/sms/carriers": ["get", "post"], "/api/v1/sms/carriers/{locale}/{name}": ["get", "patch", "delete"],
+                "/api/v1/mailboxes/{identity}/sms": ["get", "patch", "delete"], "/api/v1/mailboxes/{identity}/sms/setup": ["post"],
+                "/api/v1/mailboxes/{identity}/sms/resend": ["post"], "/api/v1/mailboxes/{identity}/sms/verify": ["post"],
+                "/api/v1/mailboxes/{identity}/sms/history": ["get"], "/api/v1/mailboxes/{identity}/missedcalls": ["get"],
+                "/api/v1/calls/missed": ["post"],
                 "/api/v1/openapi.json": ["get"], "/healthz": ["get"], "/metrics": ["get"],
             ]
             #expect(Set(paths.keys) == Set(expected.keys))

@@ -44,7 +44,8 @@ import UnifiedMessaging
                                                               "v2: MWI delivery: state versions, acknowledged states, attempts",
                                                               "v3: subscriptions, unsolicited NOTIFYs per dial plan",
                                                               "v4: directory version (for cached dial plans, policies and gateways)",
-                                                              "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)"])
+                                                              "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)",
+                                                              "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])

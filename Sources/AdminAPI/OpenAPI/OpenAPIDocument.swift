@@ -64,7 +64,11 @@ enum OpenAPIDocument {
         case 400: "Invalid input; the error names the field"
         case 404: "No such object"
         case 409: "Conflicts with an existing object, or the object is still in use"
+        case 403: "Refused (too many wrong passcodes: the set-up was cancelled)"
+        case 410: "Expired"
         case 413: "Body larger than 1 MiB"
+        case 429: "Too many requests; Retry-After says when to try again"
+        case 502: "A gateway (the SMS route) refused or failed"
         case 503: "Not healthy"
         default: "Status \(status)"
         }
@@ -147,6 +151,62 @@ enum OpenAPIDocument {
                 "notifiedState": nullableString, "lastNotifyAt": ["type": ["string", "null"], "format": "date-time"],
                 "lastResponse": nullableString,
             ], required: ["id", "mailbox", "subscriber", "contact", "transport", "source", "createdAt", "expiresAt"]),
+            "SMSRoute": object([
+                "name": string, "kind": enumeration(SMSRouteKind.self, "SMPP 3.4 to an SMSC, an HTTP gateway, or email-to-SMS over SMTP"),
+                "url": ["type": "string", "description": "http: template with {to}, {text}, {from}, {coding}, {username}, {password}"],
+                "method": enumeration(SMSHTTPMethod.self, "http: POST sends the query part as a form body"),
+                "successPattern": ["type": "string", "description": "http: regular expression the answer must match"],
+                "host": string, "port": ["type": "integer", "minimum": 1, "maximum": 65535],
+                "systemId": ["type": "string", "description": "smpp: ESME login (≤ 15 characters)"], "systemType": string,
+                "username": nullableString, "password": ["type": ["string", "null"], "writeOnly": true],
+                "hasPassword": ["type": "boolean", "readOnly": true],
+                "tls": ["type": "boolean", "description": "smpp: TLS to the SMSC"],
+                "sourceAddress": ["type": "string", "description": "sender shown on the phone (digits, or ≤ 11 letters)"],
+                "bind": enumeration(SMPPBindMode.self, "smpp: transceiver also receives delivery receipts"),
+                "window": ["type": "integer", "minimum": 1, "maximum": 100, "description": "smpp: requests in flight (default 10)"],
+                "enquireLinkInterval": ["type": "integer", "description": "smpp: seconds of idleness before enquire_link (default 30)"],
+                "from": ["type": "string", "description": "smtp: sender address"],
+                "startTLS": enumeration(SMTPStartTLS.self, "smtp: STARTTLS when offered (default), required or never"),
+                "caFile": ["type": "string", "description": "PEM CA file the server's certificate is checked against"],
+                "maximumParts": ["type": "integer", "minimum": 1, "maximum": 16, "description": "longer texts are cut with an ellipsis (default 3)"],
+            ], required: ["name", "kind"]),
+            "SMSCarrier": object([
+                "locale": ["type": "string", "description": "fr-FR, en-US…: its country reads national numbers"], "name": string,
+                "route": string, "emailDomain": ["type": ["string", "null"], "description": "smtp routes: NUMBER@emailDomain"],
+            ], required: ["locale", "name", "route"]),
+            "SMSSetupRequest": object(["locale": string, "carrier": string, "number": ["type": "string", "description": "as the user types it"]],
+                                      required: ["locale", "carrier", "number"]),
+            "SMSVerifyRequest": object(["code": ["type": "string", "pattern": "^[0-9]{6}$"]], required: ["code"]),
+            "QuietHours": object(["start": ["type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"],
+                                  "end": ["type": "string", "pattern": "^[0-2][0-9]:[0-5][0-9]$"]], required: ["start", "end"]),
+            "SMSPreferences": object(["quietHours": ["oneOf": [["$ref": "#/components/schemas/QuietHours"], ["type": "null"]]],
+                                      "timeZone": ["type": ["string", "null"], "description": "IANA time zone, such as Europe/Paris"]],
+                                     required: []),
+            "SMSStatus": object([
+                "state": ["type": "string", "enum": ["off", "pending", "verified"]],
+                "number": ["type": ["string", "null"], "description": "the verified number, masked"],
+                "locale": nullableString, "carrier": nullableString, "verifiedAt": ["type": ["string", "null"], "format": "date-time"],
+                "pending": ["type": ["object", "null"], "properties": [
+                    "number": string, "locale": string, "carrier": string, "expiresAt": time, "expired": boolean, "triesLeft": integer,
+                ]],
+                "passcodesLeftThisHour": integer,
+                "quietHours": ["oneOf": [["$ref": "#/components/schemas/QuietHours"], ["type": "null"]]], "timeZone": nullableString,
+                "umSMSNotificationOption": enumeration(SMSNotificationOption.self, "which texts the user receives"),
+                "allowSMSNotification": boolean,
+                "active": object(["voiceMail": boolean, "missedCalls": boolean, "reason": string], required: ["voiceMail", "missedCalls", "reason"]),
+            ], required: ["state", "passcodesLeftThisHour", "umSMSNotificationOption", "allowSMSNotification", "active"]),
+            "SMSRecord": object([
+                "id": string, "purpose": ["type": "string", "enum": .array(SMSPurpose.allCases.map { .string($0.rawValue) })],
+                "subject": ["type": "string", "description": "the voice message or missed call"], "number": string,
+                "carrier": string, "route": nullableString, "text": string, "createdAt": time, "notBefore": time,
+                "status": ["type": "string", "enum": .array(SMSStatus.allCases.map { .string($0.rawValue) })],
+                "attempts": integer, "partsSent": integer, "lastError": nullableString, "updatedAt": time,
+            ], required: ["id", "purpose", "subject", "number", "carrier", "text", "createdAt", "status", "attempts"]),
+            "MissedCallReport": object(["mailbox": string, "extension": string, "dialPlan": string, "from": string, "at": time],
+                                       required: ["from"]),
+            "MissedCall": object(["id": string, "mailbox": string, "from": string, "at": time,
+                                  "sms": ["type": ["string", "null"], "description": "the text queued for it"]],
+                                 required: ["id", "mailbox", "from", "at"]),
             "Event": object([
                 "id": integer, "at": time, "level": ["type": "string", "enum": ["info", "warning", "error"]],
                 "kind": string, "subject": string, "message": string,

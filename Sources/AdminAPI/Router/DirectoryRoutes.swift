@@ -13,6 +13,7 @@ struct DirectoryRoutes<Context: RequestContext> {
     let stateChanged: @Sendable (String) -> Void
     let refreshed: (@Sendable ([String]) -> Void)?
     let subscriptions: (any SubscriptionDirectory)?
+    let sms: (any SMSGateway)?
 
     func register(in table: RouteTable<Context>) {
         let storage = self.storage, stateChanged = self.stateChanged, refreshed = self.refreshed
@@ -87,6 +88,12 @@ struct DirectoryRoutes<Context: RequestContext> {
                        try await storage.removeMailbox(identity: identity)
                        stateChanged(identity)  // its subscribers are told it is gone
                    })
+        collection(table, path: "sms/routes", key: "name", kind: "SMS route", schema: "SMSRoute",
+                   list: { _ in try await storage.smsRoutes() },
+                   get: { try await storage.smsRoute(named: $0) },
+                   create: { try await storage.create($0) },
+                   update: { name, patch in try await storage.updateSMSRoute(named: name) { $0 = try APICoding.merge(patch, into: $0) } },
+                   remove: { try await storage.removeSMSRoute(named: $0) })
         messages(table)
         subscriptionRoutes(table)
         events(table)
@@ -150,12 +157,13 @@ struct DirectoryRoutes<Context: RequestContext> {
         case let v as IPGateway: v.name
         case let v as MailboxPolicy: v.name
         case let v as UMMailbox: v.identity
+        case let v as SMSRoute: v.name
         default: nil
         }
     }
 
     private func messages(_ table: RouteTable<Context>) {
-        let storage = self.storage, clock = self.clock, makeID = self.makeID, stateChanged = self.stateChanged
+        let storage = self.storage, clock = self.clock, makeID = self.makeID, stateChanged = self.stateChanged, sms = self.sms
         let base = "/api/v1/mailboxes/{identity}/messages"
         let committed = { @Sendable (identity: String, change: MailboxChange) in
             if change.state != change.previousState { stateChanged(identity) }
@@ -174,6 +182,7 @@ struct DirectoryRoutes<Context: RequestContext> {
             let deposit = try await APIResponses.decode(VoiceMessageDeposit.self, from: request, context: context)
             let change = try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock())
             committed(identity, change)
+            if change.sms != nil { sms?.wake() }
             changes("deposit").increment()
             return try APIResponses.json(change.message, status: .created,
                                          location: "/api/v1/mailboxes/\(APIResponses.pathComponent(identity))/messages/\(change.message.id)")

@@ -159,6 +159,63 @@ enum SQLiteSchema {
                 CREATE INDEX mwi_attempt_by_mailbox ON mwi_attempt(mailbox, id);
                 """)
         }
+        migrator.registerMigration("v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls") { db in
+            try db.execute(sql: """
+                CREATE TABLE sms_route (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    kind TEXT NOT NULL,
+                    definition TEXT NOT NULL
+                );
+                CREATE TABLE sms_carrier (
+                    locale TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    route TEXT NOT NULL REFERENCES sms_route(name) ON DELETE RESTRICT,
+                    email_domain TEXT,
+                    PRIMARY KEY (locale, name)
+                );
+                CREATE INDEX sms_carrier_by_route ON sms_carrier(route);
+                CREATE TABLE mailbox_sms (
+                    mailbox TEXT PRIMARY KEY NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    settings TEXT NOT NULL
+                );
+                CREATE TABLE sms_outbox (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    purpose TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    number TEXT NOT NULL,
+                    carrier TEXT NOT NULL,
+                    locale TEXT NOT NULL,
+                    route TEXT,
+                    text TEXT NOT NULL,
+                    created_at REAL NOT NULL,
+                    not_before REAL NOT NULL,
+                    status TEXT NOT NULL,
+                    attempts INTEGER NOT NULL,
+                    parts_sent INTEGER NOT NULL,
+                    message_ids TEXT NOT NULL,
+                    last_error TEXT,
+                    updated_at REAL NOT NULL
+                );
+                CREATE INDEX sms_outbox_due ON sms_outbox(status, not_before);
+                CREATE INDEX sms_outbox_by_mailbox ON sms_outbox(mailbox, created_at);
+                CREATE TABLE sms_message_id (
+                    route TEXT NOT NULL,
+                    message_id TEXT NOT NULL,
+                    sms TEXT NOT NULL REFERENCES sms_outbox(id) ON DELETE CASCADE,
+                    PRIMARY KEY (route, message_id)
+                );
+                CREATE INDEX sms_message_id_by_sms ON sms_message_id(sms);
+                CREATE TABLE missed_call (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    caller TEXT NOT NULL,
+                    at REAL NOT NULL,
+                    sms TEXT
+                );
+                CREATE INDEX missed_call_by_mailbox ON missed_call(mailbox, at);
+                """)
+        }
         return migrator
     }
 }

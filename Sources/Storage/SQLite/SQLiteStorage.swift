@@ -11,7 +11,7 @@ public final class SQLiteStorage: Storage {
     /// Dial plans, policies and gateways as of a directory version: what every delivery
     /// needs besides its mailbox, read once instead of once per NOTIFY.
     private let snapshot = Mutex<DirectorySnapshot?>(nil)
-    private let clock: @Sendable () -> Date
+    let clock: @Sendable () -> Date
     public let path: String
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
@@ -39,11 +39,11 @@ public final class SQLiteStorage: Storage {
         try await pool.read { db -> [String] in try SQLiteSchema.migrator.appliedIdentifiers(db).sorted() }
     }
 
-    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await pool.read(body)
     }
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await writes.write(body)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -56,12 +56,12 @@ public final class SQLiteStorage: Storage {
     /// A change of a dial plan, gateway or policy: logged, and the directory's version
     /// bumped in the same transaction, so that every node's cached snapshot of them is
     /// read again.
-    private func logDirectoryChange(_ db: Database, _ kind: String, _ subject: String, _ message: String) throws {
+    func logDirectoryChange(_ db: Database, _ kind: String, _ subject: String, _ message: String) throws {
         try db.run("UPDATE directory_version SET version = version + 1")
         try log(db, kind, subject, message)
     }
 
-    private func log(_ db: Database, _ kind: String, _ subject: String, _ message: String,
+    func log(_ db: Database, _ kind: String, _ subject: String, _ message: String,
                      level: DirectoryEvent.Level = .info) throws {
         try db.run("INSERT INTO event (at, level, kind, subject, message) VALUES (?, ?, ?, ?, ?)",
                        [clock().timeIntervalSince1970, level.rawValue, kind, subject, message])
@@ -490,7 +490,7 @@ public final class SQLiteStorage: Storage {
                 UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,
                     urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?,
                     state_version = state_version + 1
-                WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count
+                WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count, sms_option
                 """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity]) else {
                 throw DirectoryError.notFound("mailbox", identity)
             }
@@ -499,8 +499,13 @@ public final class SQLiteStorage: Storage {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [message.id, identity, message.from, message.receivedAt.timeIntervalSince1970,
                       message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
+            // Its text, if the user is to get one, is queued in the same transaction (no
+            // further read for the many mailboxes whose option is None).
+            let option = SMSNotificationOption(lenient: row["sms_option"] ?? "") ?? .none
+            let sms = option != .none && !message.read
+                ? try Self.queueVoiceMailSMS(db, message, mailbox: identity, now: now) : nil
             let state = MessageWaitingState(row: row)
-            return MailboxChange(message: message, state: state, previousState: state.changed(from: message, to: nil))
+            return MailboxChange(message: message, state: state, previousState: state.changed(from: message, to: nil), sms: sms)
         }
     }
 
