@@ -202,7 +202,7 @@ let package = Package(
         // The built mwid and mwictl executables, run as an administrator runs them.
         .testTarget(
             name: "ProcessTests",
-            dependencies: ["TestSupport", "SIP"],
+            dependencies: ["TestSupport", "SIP", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
         .testTarget(

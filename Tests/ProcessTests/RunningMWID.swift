@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import TestSupport
 import Testing
@@ -60,6 +61,19 @@ final class RunningMWID: Sendable {
         let (o, e) = await (outData, errData)
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    /// The samples of metric `name` in `/metrics` that carry every one of `labels`
+    /// (`key="value"`), summed; nil when there are none.
+    func metric(_ name: String, _ labels: String...) async throws -> Double? {
+        let response = try await HTTPClient.shared.get(url: "\(url)/metrics").get()
+        let text = response.body.map { String(buffer: $0) } ?? ""
+        let values = text.split(separator: "\n").filter { line in
+            (line.hasPrefix(name + "{") || line.hasPrefix(name + " ")) && labels.allSatisfy { line.contains($0) }
+        }.compactMap { line in
+            line.split(separator: " ").last.flatMap { Double($0) }
+        }
+        return values.isEmpty ? nil : values.reduce(0, +)
     }
 
     deinit { process.stop(signal: "KILL") }

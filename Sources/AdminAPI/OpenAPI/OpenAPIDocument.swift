@@ -156,6 +156,8 @@ enum OpenAPIDocument {
                 "url": ["type": "string", "description": "http: template with {to}, {text}, {from}, {coding}, {username}, {password}"],
                 "method": enumeration(SMSHTTPMethod.self, "http: POST sends the query part as a form body"),
                 "successPattern": ["type": "string", "description": "http: regular expression the answer must match"],
+                "body": ["type": "string", "description": "http POST: body template (placeholders filled as they are); without it the query is sent as a form"],
+                "headers": ["type": "object", "additionalProperties": ["type": "string"], "description": "http: extra headers (templates)"],
                 "host": string, "port": ["type": "integer", "minimum": 1, "maximum": 65535],
                 "systemId": ["type": "string", "description": "smpp: ESME login (≤ 15 characters)"], "systemType": string,
                 "username": nullableString, "password": ["type": ["string", "null"], "writeOnly": true],

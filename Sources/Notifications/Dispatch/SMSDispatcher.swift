@@ -304,6 +304,7 @@ public actor SMSDispatcher {
                 // They stay `sending` in the store: after a restart they read as unconfirmed.
                 logger.error("cannot record the outcome of texts", metadata: ["count": "\(batch.count)", "error": "\(error)"])
             }
+            signal()  // a text to retry is due again only now that its outcome is written
         }
         guard !unmatched.isEmpty else { return }
         let waiting = unmatched

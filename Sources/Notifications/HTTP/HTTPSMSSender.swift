@@ -22,14 +22,14 @@ public enum SMSURLTemplate {
         return out
     }
 
-    /// The template with each `{name}` replaced by its value, encoded.
-    public static func fill(_ template: String, _ values: [String: String]) -> String {
+    /// The template with each `{name}` replaced by its value, encoded (or as it is).
+    public static func fill(_ template: String, _ values: [String: String], encoded: Bool = true) -> String {
         var out = ""
         var rest = Substring(template)
         while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
             out += rest[..<open]
             let name = String(rest[rest.index(after: open)..<close])
-            out += values[name].map(encode) ?? ""
+            out += values[name].map { encoded ? encode($0) : $0 } ?? ""
             rest = rest[rest.index(after: close)...]
         }
         return out + rest
@@ -67,13 +67,19 @@ public final class HTTPSMSSender: Sendable {
 
     public func send(_ text: SMSText, to number: String) async -> SMSSendOutcome {
         guard let template = route.url else { return .failed(.permanent("the route has no url")) }
-        let usesCredentials = template.contains("{username}") || template.contains("{password}")
-        let url = SMSURLTemplate.fill(template, [
+        let values = [
             "to": number, "text": text.text, "from": route.sourceAddress ?? "", "coding": text.coding == .gsm7 ? "0" : "2",
             "username": route.username ?? "", "password": route.password ?? "",
-        ])
+        ]
+        let url = SMSURLTemplate.fill(template, values)
+        let headers = (route.headers ?? [:]).mapValues { SMSURLTemplate.fill($0, values, encoded: false) }
         var request: HTTPClientRequest
-        if route.method == .post, let mark = url.firstIndex(of: "?") {
+        if route.method == .post, let body = route.body {
+            request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            request.body = .bytes(ByteBuffer(string: SMSURLTemplate.fill(body, values, encoded: false)))
+        } else if route.method == .post, let mark = url.firstIndex(of: "?") {
             request = HTTPClientRequest(url: String(url[..<mark]))
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -82,6 +88,9 @@ public final class HTTPSMSSender: Sendable {
             request = HTTPClientRequest(url: url)
             request.method = route.method == .post ? .POST : .GET
         }
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let templates = template + (route.body ?? "") + (route.headers ?? [:]).values.joined()
+        let usesCredentials = templates.contains("{username}") || templates.contains("{password}")
         if !usesCredentials, let username = route.username {
             let token = Data("\(username):\(route.password ?? "")".utf8).base64EncodedString()
             request.headers.add(name: "Authorization", value: "Basic \(token)")

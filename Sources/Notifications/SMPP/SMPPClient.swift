@@ -75,6 +75,8 @@ public actor SMPPClient {
     private let submits: Counter
     private let throttles: Counter
     private let reconnects: Counter
+    private let enquireLinks: Counter
+    private let enquireLinksUnanswered: Counter
 
     struct SMPPLinkError: Error {
         let message: String
@@ -100,6 +102,9 @@ public actor SMPPClient {
         submits = Counter(label: "mwid_sms_smpp_submits_total", dimensions: [("route", route.name)])
         throttles = Counter(label: "mwid_sms_smpp_throttled_total", dimensions: [("route", route.name)])
         reconnects = Counter(label: "mwid_sms_smpp_binds_total", dimensions: [("route", route.name)])
+        enquireLinks = Counter(label: "mwid_sms_smpp_enquire_links_total", dimensions: [("route", route.name), ("result", "answered")])
+        enquireLinksUnanswered = Counter(label: "mwid_sms_smpp_enquire_links_total",
+                                         dimensions: [("route", route.name), ("result", "unanswered")])
     }
 
     /// Whether a bind is up now.
@@ -361,8 +366,14 @@ public actor SMPPClient {
         if now - lastActivity >= interval {
             lastActivity = now
             Task {
-                if case .timedOut = await self.request(SMPPCommand.enquireLink, body: []) {
+                switch await self.request(SMPPCommand.enquireLink, body: []) {
+                case .timedOut:
+                    self.enquireLinksUnanswered.increment()
                     self.closeLink(reason: "enquire_link unanswered")
+                case .response:
+                    self.enquireLinks.increment()
+                default:
+                    break
                 }
             }
         }

@@ -35,6 +35,12 @@ public struct SMSRoute: Codable, Sendable, Hashable {
     public var method: SMSHTTPMethod
     /// `http`: the response body must match this regular expression (besides a 2xx status).
     public var successPattern: String?
+    /// `http` with POST: the body, its placeholders filled as they are (not encoded).
+    /// Without it, the URL's query part is sent as a form.
+    public var body: String?
+    /// `http`: extra request headers, their placeholders filled as they are (Kannel's
+    /// `X-Kannel-To: {to}`…); `Content-Type` sets the body's type.
+    public var headers: [String: String]?
     /// `smpp`, `smtp`: the server.
     public var host: String?
     public var port: Int?
@@ -66,7 +72,7 @@ public struct SMSRoute: Codable, Sendable, Hashable {
     public var maximumParts: Int
 
     public init(name: String, kind: SMSRouteKind, url: String? = nil, method: SMSHTTPMethod = .get,
-                successPattern: String? = nil, host: String? = nil, port: Int? = nil, systemId: String? = nil,
+                successPattern: String? = nil, body: String? = nil, headers: [String: String]? = nil, host: String? = nil, port: Int? = nil, systemId: String? = nil,
                 systemType: String? = nil, username: String? = nil, password: String? = nil, tls: Bool = false,
                 sourceAddress: String? = nil, bind: SMPPBindMode = .transceiver, window: Int = 10,
                 enquireLinkInterval: Int = 30, from: String? = nil, startTLS: SMTPStartTLS = .whenOffered,
@@ -76,6 +82,8 @@ public struct SMSRoute: Codable, Sendable, Hashable {
         self.url = url
         self.method = method
         self.successPattern = successPattern
+        self.body = body
+        self.headers = headers
         self.host = host
         self.port = port ?? Self.defaultPort(kind, tls: tls)
         self.systemId = systemId
@@ -105,7 +113,7 @@ public struct SMSRoute: Codable, Sendable, Hashable {
     static func fields(of kind: SMSRouteKind) -> Set<CodingKeys> {
         let common: Set<CodingKeys> = [.name, .kind, .maximumParts, .caFile]
         switch kind {
-        case .http: return common.union([.url, .method, .successPattern, .username, .password, .sourceAddress])
+        case .http: return common.union([.url, .method, .successPattern, .body, .headers, .username, .password, .sourceAddress])
         case .smpp: return common.union([.host, .port, .systemId, .systemType, .password, .tls, .sourceAddress, .bind, .window,
                                          .enquireLinkInterval])
         case .smtp: return common.union([.host, .port, .username, .password, .from, .startTLS])
@@ -113,7 +121,7 @@ public struct SMSRoute: Codable, Sendable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case name, kind, url, method, successPattern, host, port, systemId, systemType, username, password, tls
+        case name, kind, url, method, successPattern, body, headers, host, port, systemId, systemType, username, password, tls
         case sourceAddress, bind, window, enquireLinkInterval, from, startTLS, caFile, maximumParts, hasPassword
     }
 
@@ -130,6 +138,8 @@ public struct SMSRoute: Codable, Sendable, Hashable {
         url = try c.decodeIfPresent(String.self, forKey: .url)
         method = try c.decodeIfPresent(SMSHTTPMethod.self, forKey: .method) ?? .get
         successPattern = try c.decodeIfPresent(String.self, forKey: .successPattern)
+        body = try c.decodeIfPresent(String.self, forKey: .body)
+        headers = try c.decodeIfPresent([String: String].self, forKey: .headers)
         host = try c.decodeIfPresent(String.self, forKey: .host)
         tls = try c.decodeIfPresent(Bool.self, forKey: .tls) ?? false
         port = try c.decodeInteger(.port) ?? Self.defaultPort(kind, tls: tls)
@@ -160,6 +170,8 @@ public struct SMSRoute: Codable, Sendable, Hashable {
         try put(url, .url)
         try put(method, .method)
         try put(successPattern, .successPattern)
+        try put(body, .body)
+        try put(headers, .headers)
         try put(host, .host)
         try put(port, .port)
         try put(systemId, .systemId)

@@ -19,18 +19,23 @@ extension DirectoryValidation {
                 .replacingOccurrences(of: "}", with: "%7D")), parsed.host != nil else {
                 throw .invalid("url", "must be an http:// or https:// URL (got \"\(url)\")")
             }
-            for placeholder in ["{to}", "{text}"] where !url.contains(placeholder) {
-                throw .invalid("url", "must hold the \(placeholder) placeholder")
+            let whole = url + (route.body ?? "") + (route.headers ?? [:]).values.joined()
+            for placeholder in ["{to}", "{text}"] where !whole.contains(placeholder) {
+                throw .invalid("url", "must hold the \(placeholder) placeholder (or the body or a header must)")
             }
-            let known: Set<String> = ["to", "text", "from", "username", "password", "coding"]
-            var rest = Substring(url)
-            while let open = rest.firstIndex(of: "{") {
-                guard let close = rest[open...].firstIndex(of: "}") else { throw .invalid("url", "has a { without its }") }
-                let name = String(rest[rest.index(after: open)..<close])
-                guard known.contains(name) else {
-                    throw .invalid("url", "has an unknown placeholder {\(name)} (known: {to}, {text}, {from}, {coding}, {username}, {password})")
+            try checkPlaceholders(url, field: "url")
+            if let body = route.body {
+                guard route.method == .post else { throw .invalid("body", "applies to POST routes only") }
+                try checkPlaceholders(body, field: "body")
+            }
+            for (name, value) in route.headers ?? [:] {
+                guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) else {
+                    throw .invalid("headers", "\"\(name)\" is not a header name")
                 }
-                rest = rest[rest.index(after: close)...]
+                guard !value.contains(where: \.isNewline), !value.contains("{text}") else {
+                    throw .invalid("headers.\(name)", "must be one line, without {text} (the text goes in the URL or the body)")
+                }
+                try checkPlaceholders(value, field: "headers.\(name)")
             }
             if let pattern = route.successPattern {
                 guard (try? Regex(pattern)) != nil else { throw .invalid("successPattern", "is not a valid regular expression") }
@@ -62,6 +67,20 @@ extension DirectoryValidation {
             if let username = route.username, username.isEmpty || username.contains(where: \.isNewline) {
                 throw .invalid("username", "must not be empty or hold line breaks")
             }
+        }
+    }
+
+    /// Every `{name}` of an HTTP route's template is one mwid fills.
+    static func checkPlaceholders(_ template: String, field: String) throws(DirectoryError) {
+        let known: Set<String> = ["to", "text", "from", "username", "password", "coding"]
+        var rest = Substring(template)
+        while let open = rest.firstIndex(of: "{") {
+            guard let close = rest[open...].firstIndex(of: "}") else { throw .invalid(field, "has a { without its }") }
+            let name = String(rest[rest.index(after: open)..<close])
+            guard known.contains(name) else {
+                throw .invalid(field, "has an unknown placeholder {\(name)} (known: {to}, {text}, {from}, {coding}, {username}, {password})")
+            }
+            rest = rest[rest.index(after: close)...]
         }
     }
 
