@@ -60,5 +60,16 @@ let package = Package(
             path: "Profile/SubscribeBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Texts over one SMPP bind, the client alone and the durable outbox (bench/sms/run).
+        .executableTarget(
+            name: "SMSBench",
+            dependencies: [
+                .product(name: "Notifications", package: "mwid"),
+                .product(name: "Storage", package: "mwid"),
+                .product(name: "UnifiedMessaging", package: "mwid"),
+            ],
+            path: "Profile/SMSBench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

@@ -326,7 +326,7 @@ public actor SMPPClient {
 
     private func detach(generation: Int, reason: String) {
         guard generation == self.generation, link != nil else { return }
-        if bound { logger.warning("SMPP link lost", metadata: ["reason": "\(reason)"]) }
+        if bound && !closed { logger.warning("SMPP link lost", metadata: ["reason": "\(reason)"]) }
         link = nil
         bound = false
         housekeeping?.cancel()
