@@ -31,6 +31,9 @@ enum SMSRouteNoun: DirectoryNoun {
         @Option(help: "http: URL with {to}, {text}, {from}, {coding}, {username}, {password}.") var url: String?
         @Option(help: "http: GET or POST.") var method: String?
         @Option(help: "http: regular expression a successful answer matches.") var successPattern: String?
+        @Option(help: "http POST: the body template (default: a form of to, text and from).") var body: String?
+        @Option(name: .customLong("header"), help: "http: a header template, \"NAME: VALUE\"; repeat for more (replaces them all).")
+        var headers: [String] = []
         @Option(help: "smpp, smtp: the server.") var host: String?
         @Option(help: "smpp, smtp: its port.") var port: Int?
         @Option(help: "smpp: the ESME login.") var systemId: String?
@@ -47,11 +50,20 @@ enum SMSRouteNoun: DirectoryNoun {
         @Option(help: "PEM CA file for the server's certificate.") var caFile: String?
         @Option(help: "Parts a long text may take (default 3).") var maximumParts: Int?
         func fields() throws -> [String: JSONValue] {
-            compact(["kind": kind.json, "url": url.json, "method": method.json, "successPattern": successPattern.json,
-                     "host": host.json, "port": port.json, "systemId": systemId.json, "systemType": systemType.json,
-                     "username": username.json, "password": password.json, "tls": tls.json, "sourceAddress": sourceAddress.json,
-                     "bind": bind.json, "window": window.json, "enquireLinkInterval": enquireLinkInterval.json, "from": from.json,
-                     "startTLS": startTLS.json, "caFile": caFile.json, "maximumParts": maximumParts.json])
+            var named: [String: JSONValue] = [:]
+            for header in headers {
+                guard let colon = header.firstIndex(of: ":"), colon != header.startIndex else {
+                    throw CLIError("--header must be NAME: VALUE (got \"\(header)\")")
+                }
+                named[String(header[..<colon]).trimmingCharacters(in: .whitespaces)] =
+                    .string(String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces))
+            }
+            return compact(["kind": kind.json, "url": url.json, "method": method.json, "successPattern": successPattern.json,
+                             "body": body.json, "headers": headers.isEmpty ? nil : .object(named),
+                             "host": host.json, "port": port.json, "systemId": systemId.json, "systemType": systemType.json,
+                             "username": username.json, "password": password.json, "tls": tls.json, "sourceAddress": sourceAddress.json,
+                             "bind": bind.json, "window": window.json, "enquireLinkInterval": enquireLinkInterval.json, "from": from.json,
+                             "startTLS": startTLS.json, "caFile": caFile.json, "maximumParts": maximumParts.json])
         }
     }
 }

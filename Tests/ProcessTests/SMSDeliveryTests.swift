@@ -287,6 +287,42 @@ import Testing
         #expect(submits(smsc.log, to: "33612345678").count == submittedBefore + 1, "sent once after the reconnection")
     }
 
+    @Test func smppOverTLSVerifiesTheSMSC() async throws {
+        let dir = try Peers.workDirectory("sms-smpp-tls")
+        let pki = try TestPKI(), stranger = try TestPKI(name: "not the SMSC's CA")
+        defer { pki.remove(); stranger.remove() }
+        let port = try await Peers.freePort(udp: false), tlsPort = try await Peers.freePort(udp: false)
+        let smsc = try await Peers.smsc(port: port, in: dir)
+        defer { smsc.process.stop() }
+        // The SMSC behind TLS (stunnel, the certificate naming 127.0.0.1).
+        let tunnel = try Peers.stunnel(accept: tlsPort, connect: port, client: false, pki: pki, in: dir)
+        defer { tunnel.stop(signal: "KILL") }
+        try await Peers.waitUntilListening(port: tlsPort, udp: false)
+        let mwid = try await RunningMWID("sms-smpp-tls", in: dir)
+        defer { mwid.stop() }
+        try await provision(mwid)
+        for (name, ca) in [("smsc-tls", pki.caFile), ("smsc-untrusted", stranger.caFile)] {
+            let r = try await mwid.mwictl(["sms", "route", "new", name, "--kind", "smpp", "--host", "127.0.0.1", "--port", "\(tlsPort)",
+                                           "--tls", "true", "--ca-file", ca, "--system-id", "mwid", "--password", "secret"])
+            try #require(r.status == 0, "\(r.err)")
+        }
+        #expect(try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Orange", "--route", "smsc-tls"]).status == 0)
+        #expect(try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Untrusted", "--route", "smsc-untrusted"]).status == 0)
+        try await mailbox(mwid, "alice@example.com", "1234", option: "VoiceMail")
+        try await verify(mwid, "alice@example.com", number: "+33612345678", log: smsc.log)
+        #expect(try await mwid.mwictl(["message", "deposit", "alice@example.com", "--from", "+33142685300", "--duration", "3"]).status == 0)
+        #expect(await Peers.eventually { submits(smsc.log, to: "33612345678").count == 2 })
+        #expect((submits(smsc.log, to: "33612345678").last?["text"] as? String)?.hasPrefix("Message vocal de 01 42 68 53 00") == true)
+
+        // A certificate from a CA the route does not trust: nothing reaches the SMSC.
+        let binds = { Peers.smscEvents(smsc.log).filter { $0["event"] as? String == "bind" }.count }
+        let before = binds()
+        let refused = try await mwid.mwictl(["mailbox", "sms", "setup", "alice@example.com", "--locale", "fr-FR", "--carrier", "Untrusted",
+                                             "--number", "+33611111111"])
+        #expect(refused.status != 0 && refused.err.contains("502") && refused.err.lowercased().contains("certificate"), "\(refused.err)")
+        #expect(binds() == before && submits(smsc.log, to: "33611111111").isEmpty)
+    }
+
     @Test func kannelCarriesTheTextsOverHTTP() async throws {
         let dir = try Peers.workDirectory("sms-kannel")
         let kannel = try await Peers.kannel(in: dir)
@@ -303,7 +339,16 @@ import Testing
             let r = try await mwid.mwictl(["sms", "route", "new", route[0], "--kind", "http"] + route.dropFirst())
             try #require(r.status == 0, "\(r.err)")
         }
-        for (name, route) in [("Kannel Mobile", "kannel"), ("Broken", "badpass")] {
+        // Kannel's POST form: the text is the body, the rest X-Kannel-* headers (docs/sms.md).
+        let post = try await mwid.mwictl(["sms", "route", "new", "kannel-post", "--kind", "http", "--method", "POST", "--url", sendsms,
+                                          "--body", "{text}", "--header", "X-Kannel-Username: mwi", "--header", "X-Kannel-Password: secret",
+                                          "--header", "X-Kannel-To: {to}", "--header", "X-Kannel-From: {from}",
+                                          "--header", "Content-Type: text/plain; charset=UTF-8",
+                                          "--source-address", "54321", "--success-pattern", "^0: Accepted"])
+        try #require(post.status == 0, "\(post.err)")
+        let malformed = try await mwid.mwictl(["sms", "route", "set", "kannel-post", "--header", "no colon"])
+        #expect(malformed.status != 0 && malformed.err.contains("--header must be NAME: VALUE"), "\(malformed.err)")
+        for (name, route) in [("Kannel Mobile", "kannel"), ("Broken", "badpass"), ("Kannel Post", "kannel-post")] {
             #expect(try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", name, "--route", route]).status == 0)
         }
         try await mailbox(mwid, "bob@example.com", "1235", option: "VoiceMail")
@@ -326,6 +371,13 @@ import Testing
         #expect(Self.decodeUCS2(payload).hasPrefix("Message vocal de 01 42 68 53 00 à ") && Self.decodeUCS2(payload).hasSuffix(" : À bientôt"),
                 "\(ucs) → \(Self.decodeUCS2(payload))")
         #expect(try await Peers.eventually { try await history(mwid, "bob@example.com").first?["status"] as? String == "sent" })
+
+        // Over POST.
+        try await mailbox(mwid, "dan@example.com", "1237", option: "VoiceMail")
+        let posted = try await mwid.mwictl(["mailbox", "sms", "setup", "dan@example.com", "--locale", "fr-FR", "--carrier", "Kannel Post",
+                                            "--number", "06 11 11 11 11"])
+        #expect(posted.status == 0, "\(posted.err)")
+        #expect(await Peers.eventually { kannel.received.contains("<54321 +33611111111 text Votre code") }, "\(kannel.received)")
 
         // Kannel refuses the credentials: the set-up reports the gateway's answer.
         let refused = try await mwid.mwictl(["mailbox", "sms", "setup", "bob@example.com", "--locale", "fr-FR", "--carrier", "Broken",
