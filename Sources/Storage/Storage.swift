@@ -79,6 +79,19 @@ public protocol Storage: Sendable {
     /// Forgets a subscription; nothing happens when it is already gone.
     func removeSubscription(id: String) async throws
 
+    // MARK: Externally-fed mailboxes (SIP PUBLISH, RFC 3903; PUT mwi)
+    /// Applies a publication to an `External` mailbox in one transaction: its counts become
+    /// those of its newest live publication (none: nothing waiting), and a text is queued
+    /// when more messages are new. `notFound` (field `etag`) for an unknown or expired
+    /// entity tag; `conflict` (field `mwiSource`) for a mailbox fed by its own messages.
+    func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String, at now: Date) async throws -> MWIPublished
+    /// Forgets the publications that expired by `now`; the changes of the mailboxes they fed.
+    func expirePublications(at now: Date) async throws -> [MWIStateChange]
+    /// When the next publication expires, if any will.
+    func nextPublicationExpiry() async throws -> Date?
+    /// The mailbox's live publications, newest first (what `mwi status` shows).
+    func publications(mailbox identity: String, at now: Date) async throws -> [MWIPublicationRecord]
+
     // MARK: SMS routes and the carrier catalog
     func smsRoutes() async throws -> [SMSRoute]
     func smsRoute(named name: String) async throws -> SMSRoute
@@ -212,6 +225,66 @@ public struct MailboxChange: Sendable, Hashable {
         self.state = state
         self.previousState = previousState
         self.sms = sms
+    }
+}
+
+/// A publication of a mailbox's counts by another voicemail system (RFC 3903).
+public enum MWIPublication: Sendable, Hashable {
+    /// A new publication (no entity tag yet); `lifetime` nil: until replaced (`PUT mwi`).
+    case initial(MessageWaitingState, lifetime: TimeInterval?)
+    /// The same state for `lifetime` more seconds.
+    case refresh(etag: String, lifetime: TimeInterval)
+    case modify(etag: String, MessageWaitingState, lifetime: TimeInterval)
+    case remove(etag: String)
+    /// `PUT mailboxes/{id}/mwi`: the mailbox's one lasting publication, replaced each time.
+    case put(MessageWaitingState)
+}
+
+/// A mailbox's counts moved (or not) by something other than a voice message.
+public struct MWIStateChange: Sendable, Hashable {
+    public var mailbox: String
+    public var state: MessageWaitingState
+    public var previousState: MessageWaitingState
+    /// The text queued with the change, if the user is to get one.
+    public var sms: SMSRecord?
+
+    public init(mailbox: String, state: MessageWaitingState, previousState: MessageWaitingState, sms: SMSRecord? = nil) {
+        self.mailbox = mailbox
+        self.state = state
+        self.previousState = previousState
+        self.sms = sms
+    }
+}
+
+/// A live publication of a mailbox's counts.
+public struct MWIPublicationRecord: Codable, Sendable, Hashable {
+    public var etag: String
+    /// Who published: `trusted ADDRESS`, `digest USER` or `api`.
+    public var publisher: String
+    public var state: MessageWaitingState
+    public var updatedAt: Date
+    /// Nil: until replaced (`PUT mwi`).
+    public var expiresAt: Date?
+
+    public init(etag: String, publisher: String, state: MessageWaitingState, updatedAt: Date, expiresAt: Date?) {
+        self.etag = etag
+        self.publisher = publisher
+        self.state = state
+        self.updatedAt = updatedAt
+        self.expiresAt = expiresAt
+    }
+}
+
+/// What a publication did: its entity tag and end (none once removed), and the change.
+public struct MWIPublished: Sendable, Hashable {
+    public var etag: String?
+    public var expiresAt: Date?
+    public var change: MWIStateChange
+
+    public init(etag: String?, expiresAt: Date?, change: MWIStateChange) {
+        self.etag = etag
+        self.expiresAt = expiresAt
+        self.change = change
     }
 }
 

@@ -237,7 +237,7 @@ enum MailboxNoun: DirectoryNoun {
     static let path = "/mailboxes", key = "identity", listFilters = true
     static let columns: [(header: String, key: String)] = [
         ("IDENTITY", "identity"), ("EXTENSION", "extension"), ("DIAL PLAN", "dialPlan"), ("POLICY", "policy"),
-        ("SIP RESOURCE", "sipResourceIdentifier"), ("SMS", "umSMSNotificationOption"),
+        ("SIP RESOURCE", "sipResourceIdentifier"), ("SMS", "umSMSNotificationOption"), ("MWI SOURCE", "mwiSource"),
     ]
     static let newExample = "mwictl mailbox new alice@example.com --extension 1234 --dial-plan Paris --policy Default"
     static let setExample = "mwictl mailbox set alice@example.com --um-sms-notification-option VoiceMail"
@@ -254,10 +254,12 @@ enum MailboxNoun: DirectoryNoun {
         var umSMSNotificationOption: String?
         @Option(name: .customLong("sip-password"), help: "Digest secret for the user's phones (never shown again).")
         var sipPassword: String?
+        @Option(name: .customLong("mwi-source"), help: "Messages (its voice messages make the counts) or External (another voicemail system publishes them).")
+        var mwiSource: String?
         func fields() throws -> [String: JSONValue] {
             compact(["extension": `extension`.json, "dialPlan": dialPlan.json, "policy": policy.json,
                      "sipResourceIdentifier": sipResourceIdentifier.json,
-                     "umSMSNotificationOption": umSMSNotificationOption.json, "sipPassword": sipPassword.json])
+                     "umSMSNotificationOption": umSMSNotificationOption.json, "sipPassword": sipPassword.json, "mwiSource": mwiSource.json])
         }
     }
 }

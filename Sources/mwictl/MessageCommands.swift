@@ -100,8 +100,31 @@ enum MarkUnread: ReadValue { static let command = "unread", read = false }
 struct MWICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mwi", abstract: "A mailbox's message waiting indicator.",
-        discussion: "Example:\n  mwictl mwi status alice@example.com\n  mwictl mwi refresh --gateway pbx1",
-        subcommands: [Status.self, Refresh.self])
+        discussion: "Example:\n  mwictl mwi status alice@example.com\n  mwictl mwi refresh --gateway pbx1\n  mwictl mwi set bob@example.com --new 2 --old 5",
+        subcommands: [Status.self, Refresh.self, Set.self])
+
+    /// `PUT mailboxes/{id}/mwi`: the counts of an externally-fed mailbox.
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set the counts of a mailbox fed by another voicemail system (mwiSource External).",
+            discussion: "Example:\n  mwictl mwi set bob@example.com --new 2 --old 5 --urgent-new 1")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The mailbox's identity.") var mailbox: String
+        @Option(help: "New (unheard) messages.") var new: Int
+        @Option(help: "Old (heard) messages.") var old: Int
+        @Option(help: "Urgent among the new (default 0).") var urgentNew: Int?
+        @Option(help: "Urgent among the old (default 0).") var urgentOld: Int?
+
+        func run() async throws {
+            try await runReporting {
+                let client = try APIClient(options: options)
+                let body = compact(["new": .number(Double(new)), "old": .number(Double(old)), "urgentNew": urgentNew.json,
+                                    "urgentOld": urgentOld.json])
+                let status = try await client.send(.PUT, "/mailboxes/\(APIClient.segment(mailbox))/mwi", body: .object(body))
+                Status.show(status, json: options.json)
+            }
+        }
+    }
 
     struct Refresh: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -142,21 +165,39 @@ struct MWICommand: AsyncParsableCommand {
         func run() async throws {
             try await runReporting {
                 let client = try APIClient(options: options)
-                let status = try await client.send(.GET, "/mailboxes/\(APIClient.segment(mailbox))/mwi")
-                if options.json {
-                    Output.printJSON(status)
-                    return
+                Self.show(try await client.send(.GET, "/mailboxes/\(APIClient.segment(mailbox))/mwi"), json: options.json)
+            }
+        }
+
+        static func show(_ status: JSONValue, json: Bool) {
+            if json {
+                Output.printJSON(status)
+                return
+            }
+            Output.print(status, json: false, columns: [
+                ("messagesWaiting", "messagesWaiting"), ("new", "new"), ("old", "old"), ("urgentNew", "urgentNew"),
+                ("urgentOld", "urgentOld"), ("mwiSource", "mwiSource"), ("enabled", "enabled"), ("reason", "reason"),
+                ("gateways", "gateways"), ("acknowledged", "acknowledged"),
+            ].filter { status[$0.key] != nil })
+            if case .array(let publications)? = status["publications"] {
+                print(publications.isEmpty ? "\nno live publication: nothing waiting" : "\npublications (the newest sets the counts):")
+                let rows = publications.map { p -> JSONValue in
+                    guard case .object(var fields) = p else { return p }
+                    if let state = fields["state"] {
+                        let n = ["new", "old", "urgentNew", "urgentOld"].map { state[$0]?.text ?? "0" }
+                        fields["counts"] = .string("\(n[0])/\(n[1]) (\(n[2])/\(n[3]))")
+                    }
+                    return .object(fields)
                 }
-                Output.print(status, json: false, columns: [
-                    ("messagesWaiting", "messagesWaiting"), ("new", "new"), ("old", "old"), ("urgentNew", "urgentNew"),
-                    ("urgentOld", "urgentOld"), ("enabled", "enabled"), ("reason", "reason"), ("gateways", "gateways"),
-                    ("acknowledged", "acknowledged"),
-                ].filter { status[$0.key] != nil })
-                if case .array(let attempts)? = status["lastAttempts"], !attempts.isEmpty {
-                    print("\nlast attempts:")
-                    Output.printTable(attempts, columns: [("AT", "at"), ("GATEWAY", "gateway"), ("TRANSPORT", "transport"),
-                                                          ("STATE", "state"), ("RESPONSE", "response")])
+                if !rows.isEmpty {
+                    Output.printTable(rows, columns: [("ETAG", "etag"), ("PUBLISHER", "publisher"), ("COUNTS", "counts"),
+                                                      ("UPDATED", "updatedAt"), ("EXPIRES", "expiresAt")])
                 }
+            }
+            if case .array(let attempts)? = status["lastAttempts"], !attempts.isEmpty {
+                print("\nlast attempts:")
+                Output.printTable(attempts, columns: [("AT", "at"), ("GATEWAY", "gateway"), ("TRANSPORT", "transport"),
+                                                      ("STATE", "state"), ("RESPONSE", "response")])
             }
         }
     }

@@ -231,6 +231,10 @@ struct MWID: AsyncParsableCommand {
             guard let server = notifier.value else { return SIPReply(request.message.makeResponse(statusCode: 503)) }
             return await server.handleSubscribe(request)
         }
+        router.on(.publish) { request in
+            guard let server = notifier.value else { return request.message.makeResponse(statusCode: 503) }
+            return await server.handlePublish(request)
+        }
         router.on(.register) { request in
             guard let server = notifier.value else { return request.message.makeResponse(statusCode: 503) }
             return await server.handleRegister(request)
@@ -274,6 +278,11 @@ struct MWID: AsyncParsableCommand {
             RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailboxes: [$0], priority: .refresh) }
         }
         let texts = SMSDispatcher(storage: storage, settings: smsSettings)
+        // What another voicemail system publishes goes down the deposit's pipeline.
+        await subscriptions.onPublished { change in
+            if change.state != change.previousState { dispatcher.stateChanged(mailbox: change.mailbox) }
+            if change.sms != nil { texts.wake() }
+        }
         if let left = try? await storage.recoverSMS(at: Date()), left > 0 {
             logger.warning("texts were being sent when mwid stopped: marked unconfirmed, not sent again", metadata: ["count": "\(left)"])
         }
@@ -470,6 +479,7 @@ struct SIPService: Service {
         let loops = [
             health.map { health in Task { await health.run() } },
             refresher.map { refresher in Task { await refresher.run() } },
+            Task { await subscriptions.runPublicationExpiry() },
         ].compactMap { $0 }
         try? await gracefulShutdown()
         for loop in loops { loop.cancel() }

@@ -207,13 +207,26 @@ struct DirectoryRoutes<Context: RequestContext> {
             changes("delete").increment()
             return APIResponses.noContent()
         }
-        table.add(.get, "/api/v1/mailboxes/{identity}/mwi", "The mailbox's MWI state now, and whether it is delivered",
-                  responses: [(200, "MWIStatus"), (404, "Error")]) { _, context in
-            let identity = try APIResponses.parameter("identity", context)
+        let status = { @Sendable (identity: String) async throws -> MWIStatus in
             let delivery = try await storage.deliveryContext(mailbox: identity)
             let attempts = try await storage.attempts(mailbox: identity, limit: 10)
             let subscribed = await subscriptions?.count(mailbox: identity) ?? 0
-            return try APIResponses.json(MWIStatus(delivery, attempts: attempts, subscriptions: subscribed))
+            let publications = delivery.mailbox.mwiSource == .external ? try await storage.publications(mailbox: identity, at: clock()) : []
+            return MWIStatus(delivery, attempts: attempts, subscriptions: subscribed, publications: publications)
+        }
+        table.add(.get, "/api/v1/mailboxes/{identity}/mwi", "The mailbox's MWI state now, and whether it is delivered",
+                  responses: [(200, "MWIStatus"), (404, "Error")]) { _, context in
+            try APIResponses.json(try await status(try APIResponses.parameter("identity", context)))
+        }
+        table.add(.put, "/api/v1/mailboxes/{identity}/mwi",
+                  "Set the counts of a mailbox fed by another voicemail system (mwiSource External); they drive lamps, subscribers and texts",
+                  request: "MWICounts", responses: [(200, "MWIStatus"), (400, "Error"), (404, "Error"), (409, "Error")]) { request, context in
+            let identity = try APIResponses.parameter("identity", context)
+            let counts = try await APIResponses.decode(MWICounts.self, from: request, context: context)
+            let published = try await storage.publish(.put(counts.state), mailbox: identity, publisher: "api", at: clock())
+            if published.change.state != published.change.previousState { stateChanged(identity) }
+            if published.change.sms != nil { sms?.wake() }
+            return try APIResponses.json(try await status(identity))
         }
     }
 
@@ -293,6 +306,23 @@ struct RefreshRequest: Decodable {
 
 /// `GET mailboxes/{id}/mwi`: the counts, whether they are delivered and why; the
 /// delivery fields are filled by the MWI engine.
+/// `PUT mailboxes/{id}/mwi`: the counts another voicemail system has for the mailbox.
+struct MWICounts: Decodable, Sendable {
+    var state: MessageWaitingState
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case new, old, urgentNew, urgentOld }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(allowed: CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = MessageWaitingState(new: try c.decodeInteger(.new) ?? -1, old: try c.decodeInteger(.old) ?? -1,
+                                    urgentNew: try c.decodeInteger(.urgentNew) ?? 0, urgentOld: try c.decodeInteger(.urgentOld) ?? 0)
+        for key in [CodingKeys.new, .old] where !c.contains(key) {
+            throw DirectoryError.invalid(key.rawValue, "is required")
+        }
+    }
+}
+
 struct MWIStatus: Codable, Sendable {
     var new, old, urgentNew, urgentOld: Int
     var messagesWaiting: Bool
@@ -304,6 +334,9 @@ struct MWIStatus: Codable, Sendable {
     var lastAttempts: [Attempt]
     /// Live subscriptions to the mailbox (phones kept current by in-dialog NOTIFYs).
     var subscriptions: Int
+    /// Where the counts come from: its messages, or another system's publications.
+    var mwiSource: MWISource
+    var publications: [MWIPublicationRecord]
 
     struct Acknowledged: Codable, Sendable {
         var new, old, urgentNew, urgentOld: Int
@@ -321,8 +354,10 @@ struct MWIStatus: Codable, Sendable {
         var state: String
     }
 
-    init(_ delivery: DeliveryContext, attempts: [DeliveryAttempt], subscriptions: Int) {
+    init(_ delivery: DeliveryContext, attempts: [DeliveryAttempt], subscriptions: Int, publications: [MWIPublicationRecord] = []) {
         self.subscriptions = subscriptions
+        mwiSource = delivery.mailbox.mwiSource
+        self.publications = publications
         let decision = delivery.decision
         new = delivery.state.new
         old = delivery.state.old
@@ -346,7 +381,7 @@ struct MWIStatus: Codable, Sendable {
     func encode(to encoder: any Encoder) throws {
         enum K: String, CodingKey {
             case new, old, urgentNew, urgentOld, messagesWaiting, enabled, reason, gateways, acknowledged, acknowledgedState, lastAttempts
-            case subscriptions
+            case subscriptions, mwiSource, publications
         }
         var c = encoder.container(keyedBy: K.self)
         try c.encode(new, forKey: .new)
@@ -361,5 +396,7 @@ struct MWIStatus: Codable, Sendable {
         try c.encode(acknowledgedState, forKey: .acknowledgedState)
         try c.encode(lastAttempts, forKey: .lastAttempts)
         try c.encode(subscriptions, forKey: .subscriptions)
+        try c.encode(mwiSource, forKey: .mwiSource)
+        if mwiSource == .external { try c.encode(publications, forKey: .publications) }
     }
 }

@@ -55,12 +55,14 @@ public actor SubscriptionServer {
         var forced = false
     }
 
-    private let storage: any Storage
+    let storage: any Storage
     private let transport: any NotifyTransport
     public let settings: SubscriptionSettings
-    private let logger: Logger
-    private let clock: @Sendable () -> Date
+    let logger: Logger
+    let clock: @Sendable () -> Date
     private var changed: @Sendable (String) -> Void = { _ in }
+    /// Who to tell of a publication's change (the dispatcher, the SMS outbox).
+    var published: @Sendable (MWIStateChange) -> Void = { _ in }
 
     private var live: [String: Live] = [:]
     private var byMailbox: [String: [String]] = [:]
@@ -98,6 +100,10 @@ public actor SubscriptionServer {
     /// (unsolicited NOTIFYs may resume).
     public func onChange(_ changed: @escaping @Sendable (String) -> Void) { self.changed = changed }
 
+    /// Who to tell when a PUBLISH (or a publication's expiry) changed a mailbox: the
+    /// dispatcher, which then tells gateways and subscribers, and the SMS outbox.
+    public func onPublished(_ published: @escaping @Sendable (MWIStateChange) -> Void) { self.published = published }
+
     public func stop() {
         stopped = true
         waker?.cancel()
@@ -131,7 +137,7 @@ public actor SubscriptionServer {
     }
 
     /// The per-address flood guard (trusted peers are not limited).
-    private func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
+    func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
         let address = incoming.source.ipAddress ?? "?"
         guard !settings.isTrusted(address), !limiter.allow(address, now: nowNanos()) else { return nil }
         return SIPRefusal(503, "Service Unavailable (too many requests from \(address))",
@@ -280,14 +286,14 @@ public actor SubscriptionServer {
 
     /// A request without credentials from a peer that is not trusted is challenged before
     /// anything is looked up: it learns nothing, not even whether the mailbox exists.
-    private func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
+    func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
         guard !settings.isTrusted(source.ipAddress ?? "?"), Self.credentials(request, realm: settings.realm) == nil else { return }
         throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
     }
 
     /// The mailbox a request names. One extension may be in several dial plans: then the
     /// credentials say which (their username, else whose password they were made with).
-    private func resolve(_ candidates: [DeliveryContext], for request: SIPMessage, from source: SocketAddress,
+    func resolve(_ candidates: [DeliveryContext], for request: SIPMessage, from source: SocketAddress,
                          naming uri: SIPURI) throws(SIPRefusal) -> DeliveryContext {
         guard candidates.count > 1 else {
             guard let only = candidates.first else { throw SIPRefusal(404, "Not Found (no mailbox for \(uri))") }
@@ -318,7 +324,7 @@ public actor SubscriptionServer {
     /// Trusted peers pass; others need digest credentials of `target` (SPEC §2.7). Returns
     /// who the subscriber is; refuses with 401 (a challenge, `stale` when the nonce is old)
     /// or 403 (wrong credentials, or another mailbox's).
-    private func authenticate(_ request: SIPMessage, method: SIPMethod, source: SocketAddress,
+    func authenticate(_ request: SIPMessage, method: SIPMethod, source: SocketAddress,
                               target: UMMailbox) async throws(SIPRefusal) -> String {
         let address = source.ipAddress ?? "?"
         if settings.isTrusted(address) { return "trusted \(address)" }
@@ -358,7 +364,7 @@ public actor SubscriptionServer {
 
     /// The mailboxes a URI names, with their state and policy (none when storage cannot be
     /// read: nothing is revealed).
-    private func lookup(_ uri: SIPURI) async -> [DeliveryContext] {
+    func lookup(_ uri: SIPURI) async -> [DeliveryContext] {
         let keys = SubscriptionRules.lookupKeys(uri)
         return (try? await storage.deliveryContexts(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers)) ?? []
     }

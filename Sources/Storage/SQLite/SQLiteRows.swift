@@ -50,11 +50,11 @@ extension UMMailbox {
         self.init(identity: row["identity"], extension: row["extension"], dialPlan: row["dial_plan"],
                   policy: row["policy"], sipResourceIdentifier: row["sip_resource_identifier"],
                   umSMSNotificationOption: SMSNotificationOption(lenient: row["sms_option"] ?? "") ?? .none,
-                  sipPassword: row["sip_password"])
+                  sipPassword: row["sip_password"], mwiSource: MWISource(lenient: row["mwi_source"] ?? "") ?? .messages)
     }
 
     var arguments: StatementArguments {
-        [identity, `extension`, dialPlan, policy, sipResourceIdentifier, umSMSNotificationOption.rawValue, sipPassword]
+        [identity, `extension`, dialPlan, policy, sipResourceIdentifier, umSMSNotificationOption.rawValue, sipPassword, mwiSource.rawValue]
     }
 }
 

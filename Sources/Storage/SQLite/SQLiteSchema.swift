@@ -216,6 +216,24 @@ enum SQLiteSchema {
                 CREATE INDEX missed_call_by_mailbox ON missed_call(mailbox, at);
                 """)
         }
+        migrator.registerMigration("v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)") { db in
+            try db.execute(sql: """
+                ALTER TABLE mailbox ADD COLUMN mwi_source TEXT NOT NULL DEFAULT 'Messages';
+                CREATE TABLE mwi_publication (
+                    etag TEXT PRIMARY KEY NOT NULL,
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    new_count INTEGER NOT NULL,
+                    old_count INTEGER NOT NULL,
+                    urgent_new_count INTEGER NOT NULL,
+                    urgent_old_count INTEGER NOT NULL,
+                    publisher TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    expires_at REAL
+                );
+                CREATE INDEX mwi_publication_by_mailbox ON mwi_publication(mailbox, updated_at);
+                CREATE INDEX mwi_publication_expiry ON mwi_publication(expires_at) WHERE expires_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -303,14 +303,24 @@ extension SQLiteStorage {
     public func claimDueSMS(now: Date, limit: Int) async throws -> [SMSRecord] {
         try await write { db in
             let due = try db.rows("""
-                SELECT o.*, v.read AS message_read, v.id AS message_id FROM sms_outbox o
+                SELECT o.*, v.read AS message_read, v.id AS message_id, m.new_count AS mailbox_new FROM sms_outbox o
                 LEFT JOIN voice_message v ON o.purpose = 'voiceMail' AND v.id = o.subject
+                LEFT JOIN mailbox m ON o.purpose = 'voiceMail' AND o.subject LIKE 'state:%' AND m.identity = o.mailbox
                 WHERE o.status = 'queued' AND o.not_before <= ? ORDER BY o.not_before LIMIT ?
                 """, [now.timeIntervalSince1970, limit])
             var claimed: [SMSRecord] = []
             for row in due {
                 var record = SMSRecord(row: row)
-                if record.purpose == .voiceMail, (row["message_id"] as String?) == nil || (row["message_read"] as Bool?) == true {
+                // A text for published counts (an externally-fed mailbox) is for the state, not a message:
+                // it is cancelled once nothing new waits.
+                if let waiting = row["mailbox_new"] as Int? {
+                    if waiting == 0 {
+                        record.status = .cancelled
+                        record.lastError = "the new voice messages were heard before the text could be sent"
+                    } else {
+                        record.status = .sending
+                    }
+                } else if record.purpose == .voiceMail, (row["message_id"] as String?) == nil || (row["message_read"] as Bool?) == true {
                     record.status = .cancelled
                     record.lastError = (row["message_id"] as String?) == nil
                         ? "the voice message was deleted before its text could be sent"

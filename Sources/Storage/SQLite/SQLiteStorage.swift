@@ -339,8 +339,8 @@ public final class SQLiteStorage: Storage {
                 throw DirectoryError(.conflict, field: "identity", "mailbox \(mailbox.identity) is already UM-enabled")
             }
             try db.run("""
-                INSERT INTO mailbox (identity, extension, dial_plan, policy, sip_resource_identifier, sms_option, sip_password)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO mailbox (identity, extension, dial_plan, policy, sip_resource_identifier, sms_option, sip_password, mwi_source)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, mailbox.arguments)
             try self.log(db, "mailbox.created", mailbox.identity,
                          "mailbox \(mailbox.identity) UM-enabled with extension \(mailbox.extension) in dial plan \(mailbox.dialPlan)")
@@ -358,9 +358,10 @@ public final class SQLiteStorage: Storage {
             try Self.checkMailbox(db, mailbox)
             try db.run("""
                 UPDATE mailbox SET extension = ?, dial_plan = ?, policy = ?, sip_resource_identifier = ?, sms_option = ?,
-                sip_password = ? WHERE identity = ?
+                sip_password = ?, mwi_source = ? WHERE identity = ?
                 """, [mailbox.extension, mailbox.dialPlan, mailbox.policy, mailbox.sipResourceIdentifier,
-                                 mailbox.umSMSNotificationOption.rawValue, mailbox.sipPassword, identity])
+                                 mailbox.umSMSNotificationOption.rawValue, mailbox.sipPassword, mailbox.mwiSource.rawValue, identity])
+            if mailbox.mwiSource != old.mwiSource { try Self.switchSource(db, identity, to: mailbox.mwiSource) }
             try self.log(db, "mailbox.updated", identity, "mailbox \(identity) changed")
             return mailbox
         }
@@ -443,14 +444,14 @@ public final class SQLiteStorage: Storage {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
             SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
                 m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
-                a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at
+                a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at, m.mwi_source
             FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
             """), arguments: arguments)
         return rows.compactMap { row in
             let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
                                     sipResourceIdentifier: row[4],
                                     umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
-                                    sipPassword: row[6])
+                                    sipPassword: row[6], mwiSource: MWISource(lenient: row[19] ?? "") ?? .messages)
             guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
                 return nil
             }
@@ -469,7 +470,7 @@ public final class SQLiteStorage: Storage {
     // MARK: Voice messages
 
     /// Stores the mailbox's new counts in the transaction of the change that moved them.
-    private static func store(_ state: MessageWaitingState, _ identity: String, _ db: Database,
+    static func store(_ state: MessageWaitingState, _ identity: String, _ db: Database,
                               before: MessageWaitingState) throws -> MessageWaitingState {
         guard state != before else { return state }  // the lamp does not move: no new version
         try db.run("""
@@ -490,10 +491,12 @@ public final class SQLiteStorage: Storage {
                 UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,
                     urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?,
                     state_version = state_version + 1
-                WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count, sms_option
+                WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count, sms_option, mwi_source
                 """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity]) else {
                 throw DirectoryError.notFound("mailbox", identity)
             }
+            // (Thrown, the transaction is rolled back: the counts did not move.)
+            if MWISource(lenient: row["mwi_source"] ?? "") == .external { try Self.requireMessageBacked(db, identity) }
             try db.run("""
                 INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -535,6 +538,8 @@ public final class SQLiteStorage: Storage {
             let old = try Self.message(db, id, identity)
             let message = change.applied(to: old)
             try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?", [message.read, message.urgent, id])
+            // Messages kept from before a mailbox became externally fed do not move its counts.
+            guard try Self.isMessageBacked(db, identity) else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db, before: before),
                                  previousState: before)
         }
@@ -545,6 +550,7 @@ public final class SQLiteStorage: Storage {
             let before = try Self.state(db, identity)
             let message = try Self.message(db, id, identity)
             try db.run("DELETE FROM voice_message WHERE id = ?", [id])
+            guard try Self.isMessageBacked(db, identity) else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db, before: before),
                                  previousState: before)
         }

@@ -81,3 +81,11 @@ public enum SMSNotificationOption: String, DirectoryEnum {
     case voiceMailAndMissedCalls = "VoiceMailAndMissedCalls"
     public static let fieldName = "umSMSNotificationOption"
 }
+
+/// Where a mailbox's counts come from: its own voice messages (deposits), or another
+/// voicemail system that publishes them (SIP PUBLISH, or `PUT mailboxes/{id}/mwi`).
+public enum MWISource: String, DirectoryEnum {
+    case messages = "Messages"
+    case external = "External"
+    public static let fieldName = "mwiSource"
+}

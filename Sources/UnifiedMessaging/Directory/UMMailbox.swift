@@ -9,12 +9,15 @@ public struct UMMailbox: Codable, Sendable, Hashable {
     /// The user's SIP URI (`SipName` dial plans) or E.164 number (`E164` dial plans).
     public var sipResourceIdentifier: String?
     public var umSMSNotificationOption: SMSNotificationOption
+    /// Messages (the default): the counts are those of its voice messages; External: they
+    /// are published by another voicemail system, and deposits are refused.
+    public var mwiSource: MWISource
     /// Write-only: the digest secret the user's phones SUBSCRIBE with.
     public var sipPassword: String?
 
     public init(identity: String, extension: String, dialPlan: String, policy: String,
                 sipResourceIdentifier: String? = nil, umSMSNotificationOption: SMSNotificationOption = .none,
-                sipPassword: String? = nil) {
+                sipPassword: String? = nil, mwiSource: MWISource = .messages) {
         self.identity = identity
         self.extension = `extension`
         self.dialPlan = dialPlan
@@ -22,10 +25,11 @@ public struct UMMailbox: Codable, Sendable, Hashable {
         self.sipResourceIdentifier = sipResourceIdentifier
         self.umSMSNotificationOption = umSMSNotificationOption
         self.sipPassword = sipPassword
+        self.mwiSource = mwiSource
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case identity, `extension`, dialPlan, policy, sipResourceIdentifier, umSMSNotificationOption
+        case identity, `extension`, dialPlan, policy, sipResourceIdentifier, umSMSNotificationOption, mwiSource
         case sipPassword, hasSIPPassword
     }
 
@@ -39,6 +43,7 @@ public struct UMMailbox: Codable, Sendable, Hashable {
         sipResourceIdentifier = try c.decodeIfPresent(String.self, forKey: .sipResourceIdentifier)
         umSMSNotificationOption = try c.decodeIfPresent(SMSNotificationOption.self, forKey: .umSMSNotificationOption) ?? .none
         sipPassword = try c.decodeIfPresent(String.self, forKey: .sipPassword)
+        mwiSource = try c.decodeIfPresent(MWISource.self, forKey: .mwiSource) ?? .messages
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -49,6 +54,7 @@ public struct UMMailbox: Codable, Sendable, Hashable {
         try c.encode(policy, forKey: .policy)
         try c.encode(sipResourceIdentifier, forKey: .sipResourceIdentifier)
         try c.encode(umSMSNotificationOption, forKey: .umSMSNotificationOption)
+        try c.encode(mwiSource, forKey: .mwiSource)
         if encoder.includesSecrets {
             try c.encodeIfPresent(sipPassword, forKey: .sipPassword)
         } else {

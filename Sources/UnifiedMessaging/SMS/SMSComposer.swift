@@ -56,6 +56,21 @@ public enum SMSComposer {
         return text
     }
 
+    /// The text for a mailbox fed by another voicemail system: it publishes counts, not
+    /// messages, so the text says how many are waiting (`urgent` of them urgent).
+    public static func newVoiceMail(waiting new: Int, urgent: Int, at: Date, locale: String?, zone: TimeZone, now: Date) -> String {
+        let language = language(locale)
+        let when = time(at, now: now, zone: zone, language)
+        switch language {
+        case .english:
+            let count = new == 1 ? "1 new voice message" : "\(new) new voice messages"
+            return "\(count) at \(when)" + (urgent > 0 ? " (\(urgent) urgent)" : "")
+        case .french:
+            let count = new == 1 ? "1 nouveau message vocal" : "\(new) nouveaux messages vocaux"
+            return "\(count) à \(when)" + (urgent > 0 ? " (\(urgent) urgent\(urgent == 1 ? "" : "s"))" : "")
+        }
+    }
+
     public static func missedCall(from: String, at: Date, countryCode: String?, locale: String?, zone: TimeZone,
                                   now: Date) -> String {
         let language = language(locale)

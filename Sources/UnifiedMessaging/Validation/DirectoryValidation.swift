@@ -227,3 +227,21 @@ public enum DirectoryValidation {
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }
+
+extension DirectoryValidation {
+    /// Counts published by another voicemail system (`PUT mwi`, PUBLISH): whole numbers
+    /// from 0 to 2^32-1 (RFC 3842's range), the urgent ones a part of their class.
+    public static func check(_ state: MessageWaitingState) throws(DirectoryError) {
+        for (field, value) in [("new", state.new), ("old", state.old), ("urgentNew", state.urgentNew), ("urgentOld", state.urgentOld)] {
+            guard (0...Int(UInt32.max)).contains(value) else {
+                throw .invalid(field, "must be a count from 0 to \(UInt32.max) (got \(value))")
+            }
+        }
+        guard state.urgentNew <= state.new else {
+            throw .invalid("urgentNew", "counts urgent messages among the new ones: at most new (\(state.new), got \(state.urgentNew))")
+        }
+        guard state.urgentOld <= state.old else {
+            throw .invalid("urgentOld", "counts urgent messages among the old ones: at most old (\(state.old), got \(state.urgentOld))")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+public import Foundation
+public import SIP
+public import SIPTransport
+import Storage
+import UnifiedMessaging
+
+/// PUBLISH of `message-summary` (RFC 3903): another voicemail system tells mwid the counts
+/// of an externally-fed mailbox. mwid is the event state compositor; what it is told moves
+/// the lamp through the same pipeline as a deposit (gateways, subscribers, texts).
+extension SubscriptionServer {
+    /// Answers a PUBLISH: 200 with the publication's new `SIP-ETag` and `Expires`, or the
+    /// refusal (412 for an entity tag mwid does not know, 403 for a mailbox that counts its
+    /// own messages, 489, 423, 415, 400, 401/403 without the right credentials).
+    public func handlePublish(_ incoming: SIPIncomingRequest) async -> SIPMessage {
+        let request = incoming.message
+        if let refusal = limit(incoming) { return refusal.response(to: request) }
+        let intent: PublishIntent
+        switch PublicationRules.check(request, settings: settings) {
+        case .failure(let refusal): return refusal.response(to: request)
+        case .success(let checked): intent = checked
+        }
+        do throws(SIPRefusal) {
+            try challengeUnlessCredentials(request, from: incoming.source)
+            let target = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source,
+                                     naming: intent.requestURI).mailbox
+            let publisher = try await authenticate(request, method: .publish, source: incoming.source, target: target)
+            let outcome = try await store(intent.publication, mailbox: target.identity, publisher: publisher)
+            if outcome.change.state != outcome.change.previousState || outcome.change.sms != nil { published(outcome.change) }
+            logger.debug("published", metadata: ["mailbox": "\(target.identity)", "publisher": "\(publisher)",
+                                                 "state": "\(outcome.change.state)", "expires": "\(intent.expires)"])
+            var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
+            if let etag = outcome.etag { response.headers.add(.sipETag, etag) }
+            response.headers.add(.expires, "\(intent.expires)")
+            return response
+        } catch {
+            return error.response(to: request)
+        }
+    }
+
+    private func store(_ publication: MWIPublication, mailbox: String, publisher: String) async throws(SIPRefusal) -> MWIPublished {
+        do {
+            return try await storage.publish(publication, mailbox: mailbox, publisher: publisher, at: clock())
+        } catch let error as DirectoryError {
+            switch (error.code, error.field) {
+            case (.notFound, "etag"): throw SIPRefusal(412, "Conditional Request Failed (\(error.message))")
+            case (.conflict, _): throw SIPRefusal(403, "Forbidden (\(error.message))")
+            case (.notFound, _): throw SIPRefusal(404, "Not Found (\(error.message))")
+            default: throw SIPRefusal(400, "Bad Request (\(error))")
+            }
+        } catch {
+            logger.error("cannot store a publication", metadata: ["mailbox": "\(mailbox)", "error": "\(error)"])
+            throw SIPRefusal(500, "Server Internal Error (cannot store the publication)")
+        }
+    }
+
+    /// Forgets the publications that expired; their mailboxes go through the pipeline.
+    /// Returns when the next one expires.
+    public func expirePublications() async -> Date? {
+        do {
+            for change in try await storage.expirePublications(at: clock()) where change.state != change.previousState {
+                published(change)
+            }
+            return try await storage.nextPublicationExpiry()
+        } catch {
+            logger.error("cannot expire publications", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+extension SubscriptionServer {
+    /// Expires publications until cancelled: when the next one is due, and at least every
+    /// `checkEvery` (a publication made meanwhile may end sooner than the one waited for).
+    public func runPublicationExpiry(checkEvery: Duration = .seconds(1)) async {
+        while !Task.isCancelled {
+            var wait = checkEvery
+            if let next = await expirePublications() {
+                let seconds = max(0.01, next.timeIntervalSince(clock()))
+                wait = min(wait, .milliseconds(Int64(seconds * 1000) + 1))
+            }
+            guard (try? await Task.sleep(for: wait)) != nil else { return }
+        }
+    }
+}

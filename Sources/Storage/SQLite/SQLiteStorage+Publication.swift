@@ -1,0 +1,188 @@
+public import Foundation
+import GRDB
+import UnifiedMessaging
+
+/// Mailboxes fed by another voicemail system: their publications (RFC 3903 PUBLISH of
+/// `message-summary`, or `PUT mailboxes/{id}/mwi`) and the counts they make.
+///
+/// A mailbox may have several live publications (a voicemail cluster whose nodes each
+/// publish): its counts are those of the newest. When the last one expires or is removed,
+/// nothing is waiting.
+extension SQLiteStorage {
+    public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String,
+                        at now: Date) async throws -> MWIPublished {
+        if let state = publication.state { try DirectoryValidation.check(state) }
+        return try await write { db in
+            guard let row = try db.row("SELECT mwi_source FROM mailbox WHERE identity = ?", [identity]) else {
+                throw DirectoryError.notFound("mailbox", identity)
+            }
+            guard MWISource(lenient: row[0] ?? "") == .external else {
+                throw DirectoryError(.conflict, field: "mwiSource",
+                                     "mailbox \(identity) takes its counts from its own voice messages (mwiSource Messages); "
+                                         + "set mwiSource External to publish them")
+            }
+            let before = try Self.state(db, identity)
+            let stamp = now.timeIntervalSince1970
+            var etag: String?
+            var expiresAt: Date?
+            switch publication {
+            case .initial(let state, let lifetime):
+                let tag = Self.makeETag()
+                let end = lifetime.map { now.addingTimeInterval($0) }
+                try Self.insertPublication(db, tag, identity, state, publisher: publisher, at: stamp, expiresAt: end)
+                (etag, expiresAt) = (tag, end)
+            case .put(let state):
+                // One lasting publication per mailbox, replaced each time.
+                let tag = "api-" + identity
+                try db.run("DELETE FROM mwi_publication WHERE etag = ?", [tag])
+                try Self.insertPublication(db, tag, identity, state, publisher: publisher, at: stamp, expiresAt: nil)
+                etag = tag
+            case .refresh(let old, let lifetime), .modify(let old, _, let lifetime):
+                _ = try Self.livePublication(db, old, identity, at: stamp)
+                let tag = Self.makeETag()  // RFC 3903 §4.1: a new entity tag for each accepted PUBLISH
+                let end = now.addingTimeInterval(lifetime)
+                if let state = publication.state {
+                    try db.run("""
+                        UPDATE mwi_publication SET etag = ?, new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ?,
+                            publisher = ?, updated_at = ?, expires_at = ? WHERE etag = ?
+                        """, [tag, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp, end.timeIntervalSince1970, old])
+                } else {
+                    // A refresh keeps its place among the mailbox's publications (its time).
+                    try db.run("UPDATE mwi_publication SET etag = ?, expires_at = ? WHERE etag = ?", [tag, end.timeIntervalSince1970, old])
+                }
+                (etag, expiresAt) = (tag, end)
+            case .remove(let old):
+                _ = try Self.livePublication(db, old, identity, at: stamp)
+                try db.run("DELETE FROM mwi_publication WHERE etag = ?", [old])
+            }
+            let state = try Self.store(try Self.composite(db, identity, at: stamp), identity, db, before: before)
+            let sms = try Self.queuePublishedSMS(db, identity, state: state, before: before, now: now)
+            return MWIPublished(etag: etag, expiresAt: expiresAt,
+                                change: MWIStateChange(mailbox: identity, state: state, previousState: before, sms: sms))
+        }
+    }
+
+    public func expirePublications(at now: Date) async throws -> [MWIStateChange] {
+        try await write { db in
+            let stamp = now.timeIntervalSince1970
+            let mailboxes = try db.strings("""
+                SELECT DISTINCT mailbox FROM mwi_publication WHERE expires_at IS NOT NULL AND expires_at <= ?
+                """, [stamp])
+            guard !mailboxes.isEmpty else { return [] }
+            try db.run("DELETE FROM mwi_publication WHERE expires_at IS NOT NULL AND expires_at <= ?", [stamp])
+            var changes: [MWIStateChange] = []
+            for identity in mailboxes {
+                let before = try Self.state(db, identity)
+                let state = try Self.store(try Self.composite(db, identity, at: stamp), identity, db, before: before)
+                if state != before {
+                    try self.log(db, "mwi.publication.expired", identity,
+                                 "a publication of mailbox \(identity) expired without refresh: now \(state)")
+                }
+                changes.append(MWIStateChange(mailbox: identity, state: state, previousState: before))
+            }
+            return changes
+        }
+    }
+
+    public func nextPublicationExpiry() async throws -> Date? {
+        try await read { db in
+            try Double.fetchOne(db.cachedStatement(sql: "SELECT min(expires_at) FROM mwi_publication WHERE expires_at IS NOT NULL"))
+                .map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func publications(mailbox identity: String, at now: Date) async throws -> [MWIPublicationRecord] {
+        try await read { db in
+            _ = try Self.state(db, identity)
+            return try db.rows("""
+                SELECT etag, publisher, new_count, old_count, urgent_new_count, urgent_old_count, updated_at, expires_at
+                FROM mwi_publication WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, rowid DESC
+                """, [identity, now.timeIntervalSince1970]).map { row in
+                MWIPublicationRecord(etag: row["etag"], publisher: row["publisher"], state: MessageWaitingState(row: row),
+                                     updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+                                     expiresAt: (row["expires_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            }
+        }
+    }
+
+    /// A mailbox changing where its counts come from: back to its messages, the counts are
+    /// those of its messages again and its publications are forgotten; to External, the
+    /// counts stay as they are until the first publication.
+    static func switchSource(_ db: Database, _ identity: String, to source: MWISource) throws {
+        guard source == .messages else { return }
+        try db.run("DELETE FROM mwi_publication WHERE mailbox = ?", [identity])
+        let before = try state(db, identity)
+        let messages = try db.rows("SELECT * FROM voice_message WHERE mailbox = ?", [identity]).map(VoiceMessage.init(row:))
+        _ = try store(MessageWaitingState(messages: messages), identity, db, before: before)
+    }
+
+    static func isMessageBacked(_ db: Database, _ identity: String) throws -> Bool {
+        try db.string("SELECT mwi_source FROM mailbox WHERE identity = ?", [identity]).flatMap(MWISource.init(lenient:)) != .external
+    }
+
+    /// Refuses a deposit to a mailbox whose counts another system publishes.
+    static func requireMessageBacked(_ db: Database, _ identity: String) throws {
+        if try !isMessageBacked(db, identity) {
+            throw DirectoryError(.conflict, field: "mwiSource",
+                                 "mailbox \(identity) is fed by another voicemail system (mwiSource External): "
+                                     + "its counts come from PUBLISH or PUT mwi, not from deposits")
+        }
+    }
+
+    // MARK: Parts
+
+    private static func makeETag() -> String {
+        var random = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(random.next() as UInt32, radix: 36) }.joined()
+    }
+
+    private static func insertPublication(_ db: Database, _ etag: String, _ identity: String, _ state: MessageWaitingState,
+                                          publisher: String, at stamp: Double, expiresAt: Date?) throws {
+        try db.run("""
+            INSERT INTO mwi_publication (etag, mailbox, new_count, old_count, urgent_new_count, urgent_old_count, publisher,
+                updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [etag, identity, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp,
+                  expiresAt?.timeIntervalSince1970])
+    }
+
+    /// The state of the mailbox's publication `etag`, refused when it is unknown, expired
+    /// or another mailbox's (RFC 3903 §6: 412).
+    private static func livePublication(_ db: Database, _ etag: String, _ identity: String, at stamp: Double) throws -> MessageWaitingState {
+        guard let row = try db.row("""
+            SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mwi_publication
+            WHERE etag = ? AND mailbox = ? AND (expires_at IS NULL OR expires_at > ?)
+            """, [etag, identity, stamp]) else {
+            throw DirectoryError(.notFound, field: "etag", "no live publication of mailbox \(identity) has entity tag \(etag)")
+        }
+        return MessageWaitingState(row: row)
+    }
+
+    /// The newest live publication's counts; nothing waiting without one.
+    private static func composite(_ db: Database, _ identity: String, at stamp: Double) throws -> MessageWaitingState {
+        try db.row("""
+            SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mwi_publication
+            WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, rowid DESC LIMIT 1
+            """, [identity, stamp]).map(MessageWaitingState.init(row:)) ?? MessageWaitingState()
+    }
+
+    /// More new messages than before: the user's text, saying how many wait.
+    private static func queuePublishedSMS(_ db: Database, _ identity: String, state: MessageWaitingState, before: MessageWaitingState,
+                                          now: Date) throws -> SMSRecord? {
+        guard state.new > before.new else { return nil }
+        let version = try db.row("SELECT state_version FROM mailbox WHERE identity = ?", [identity]).map { $0[0] as Int64 } ?? 0
+        return try queueSMS(db, .voiceMail, mailbox: identity, subject: "state:\(version)", now: now) { settings, _, sendAt in
+            SMSComposer.newVoiceMail(waiting: state.new, urgent: state.urgentNew, at: now, locale: settings.locale, zone: settings.zone,
+                                     now: sendAt)
+        }
+    }
+}
+
+extension MWIPublication {
+    /// The counts it carries, if it carries any.
+    var state: MessageWaitingState? {
+        switch self {
+        case .initial(let state, _), .modify(_, let state, _), .put(let state): state
+        case .refresh, .remove: nil
+        }
+    }
+}
