@@ -97,7 +97,7 @@ final class FakeSMSC: Sendable {
 
     var timers: SMPPTimers {
         var timers = SMPPTimers()
-        timers.responseTimeout = .milliseconds(400)
+        timers.responseTimeout = .milliseconds(1500)  // short, but not so short that a loaded machine misses it
         timers.reconnectBackoff = .milliseconds(20)
         timers.throttleDelay = .milliseconds(30)
         timers.throttleRetries = 3

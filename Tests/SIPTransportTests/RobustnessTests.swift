@@ -233,8 +233,9 @@ func options(port: Int, transport: String = "UDP", branch: String = SIPIdentifie
         #expect(await other.next()?.statusCode == 200)
         #expect(ContinuousClock.now - start < .milliseconds(300))
 
-        // The slow one keeps trickling but never finishes: it is cut off.
-        try await slow.send("From: <sip:x@y>;tag=1\r\n")
+        // The slow one keeps trickling but never finishes: it is cut off (on a loaded
+        // machine it may be cut off before this line even goes: that is the point too).
+        try? await slow.send("From: <sip:x@y>;tag=1\r\n")
         #expect(await slow.closedByPeer(within: .seconds(3)))
     }
 
