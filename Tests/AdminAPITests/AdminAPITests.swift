@@ -219,7 +219,7 @@ import UnifiedMessaging
                 "/api/v1/mailboxes": ["get", "post"], "/api/v1/mailboxes/{identity}": ["get", "patch", "delete"],
                 "/api/v1/mailboxes/{identity}/messages": ["get", "post"],
                 "/api/v1/mailboxes/{identity}/messages/{id}": ["get", "patch", "delete"],
-                "/api/v1/mailboxes/{identity}/mwi": ["get"], "/api/v1/events": ["get"], "/api/v1/mwi/refresh": ["post"],
+                "/api/v1/mailboxes/{identity}/mwi": ["get", "put"], "/api/v1/events": ["get"], "/api/v1/mwi/refresh": ["post"],
                 "/api/v1/mailboxes/{identity}/subscriptions": ["get"],
                 "/api/v1/mailboxes/{identity}/subscriptions/{id}": ["delete"],
                 "/api/v1/sms/routes": ["get", "post"], "/api/v1/sms/routes/{name}": ["get", "patch", "delete"],
@@ -272,5 +272,17 @@ extension JSONValue {
     var array: [JSONValue]? {
         if case .array(let a) = self { return a }
         return nil
+    }
+    var int: Int? {
+        if case .number(let n) = self, n == n.rounded() { return Int(n) }
+        return nil
+    }
+    var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    subscript(index: Int) -> JSONValue? {
+        guard let a = array, a.indices.contains(index) else { return nil }
+        return a[index]
     }
 }

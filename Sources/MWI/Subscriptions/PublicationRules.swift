@@ -47,10 +47,16 @@ public enum PublicationRules {
                 return .failure(SIPRefusal(415, "Unsupported Media Type (only application/simple-message-summary)",
                                            headers: [(.accept, SIPMediaType.simpleMessageSummary.description)]))
             }
+            let summary: MessageSummary
             do {
-                state = try Self.state(MessageSummary(parsing: request.body))
+                summary = try MessageSummary(parsing: request.body)
             } catch {
                 return .failure(SIPRefusal(400, "Bad message-summary body (\(error))"))
+            }
+            do throws(SIPRefusal) {
+                state = try Self.state(summary)
+            } catch {
+                return .failure(error)
             }
         }
         let publication: MWIPublication
