@@ -45,7 +45,8 @@ import UnifiedMessaging
                                                               "v3: subscriptions, unsolicited NOTIFYs per dial plan",
                                                               "v4: directory version (for cached dial plans, policies and gateways)",
                                                               "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)",
-                                                              "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls"])
+                                                              "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls",
+                                                              "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])
