@@ -13,7 +13,8 @@ import SIP
 //       rate for SECONDS, round-robin over the mailboxes, each with new counts (the first
 //       to a mailbox without SIP-If-Match, the next ones with the entity tag of the last
 //       answer), then up to 5 s for the last NOTIFYs. One line per rate:
-//       "rate R sent S in T s ok O notified N superseded U lost L p50_ms X p99_ms Y max_ms Z"
+//       "rate R sent S in T s ok O notified N superseded U lost L p50_ms X p99_ms Y max_ms Z
+//        answer_p50_ms A answer_p99_ms B" (A, B: PUBLISH sent → its 200)
 //       where notified counts the publications whose counts reached their subscriber
 //       (latency: PUBLISH sent → that NOTIFY received), superseded those overtaken by a
 //       newer publication to the same mailbox that arrived first, lost the others.
@@ -48,6 +49,8 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
     var notified = 0
     var superseded = 0
     var latencies: [UInt64] = []
+    /// PUBLISH sent → its 200 received (the server's own time, before the fan-out).
+    var answerLatencies: [UInt64] = []
     var cseq: UInt32 = 0
 
     init(server: SocketAddress, count: Int, localPort: Int) {
@@ -156,6 +159,7 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
             guard parts.count == 2, let i = Int(parts[0]), i < count else { return }
             if (200..<300).contains(code) {
                 ok += 1
+                if let counts = UInt32(parts[1]), let sentAt = pending[i][counts] { answerLatencies.append(now() - sentAt) }
                 if let etag = message.headers.first(.sipETag) { etags[i] = etag.trimmingCharacters(in: .whitespaces) }
             } else {
                 etags[i] = nil  // start a new publication next time
@@ -169,6 +173,7 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
         notified = 0
         superseded = 0
         latencies = []
+        answerLatencies = []
         for i in pending.indices { pending[i] = [:] }
     }
 }
@@ -227,16 +232,18 @@ for rate in rates {
         if done { break }
         try await Task.sleep(for: .milliseconds(20))
     }
-    let (sent, ok, notified, superseded, samples) = try await loop.submit {
-        (fanout.sent, fanout.ok, fanout.notified, fanout.superseded, fanout.latencies)
+    let (sent, ok, notified, superseded, samples, answers) = try await loop.submit {
+        (fanout.sent, fanout.ok, fanout.notified, fanout.superseded, fanout.latencies, fanout.answerLatencies)
     }.get()
-    let sorted = samples.sorted()
-    func percentile(_ p: Double) -> String {
+    let sorted = samples.sorted(), answered = answers.sorted()
+    func percentile(_ p: Double, of sorted: [UInt64]) -> String {
         guard !sorted.isEmpty else { return "-" }
         return String(format: "%.2f", Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6)
     }
+    func percentile(_ p: Double) -> String { percentile(p, of: sorted) }
     say("rate \(rate) sent \(sent) in \(String(format: "%.2f", sendSeconds)) s ok \(ok) notified \(notified) superseded \(superseded) lost \(sent - notified - superseded) "
-        + "p50_ms \(percentile(0.5)) p99_ms \(percentile(0.99)) max_ms \(sorted.last.map { String(format: "%.2f", Double($0) / 1e6) } ?? "-")")
+        + "p50_ms \(percentile(0.5)) p99_ms \(percentile(0.99)) max_ms \(sorted.last.map { String(format: "%.2f", Double($0) / 1e6) } ?? "-")"
+        + " answer_p50_ms \(percentile(0.5, of: answered)) answer_p99_ms \(percentile(0.99, of: answered))")
     try await Task.sleep(for: .seconds(1))
 }
 try await channel.close().get()
