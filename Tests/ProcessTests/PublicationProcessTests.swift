@@ -61,4 +61,36 @@ import Testing
         let refused = try await mwid.mwictl(["mwi", "set", "alice@example.com", "--new", "1", "--old", "0"])
         #expect(refused.status != 0 && refused.err.contains("mwiSource Messages"), "\(refused.err)")
     }
+
+    @Test func aPublicationNotRefreshedExpiresAndTheLampGoesOut() async throws {
+        let mwid = try await RunningMWID("publish-expiry", arguments: ["--mwi-notify-interval", "0", "--sip-trusted-peer", "127.0.0.1",
+                                                                       "--subscription-min-expires", "1"])
+        defer { mwid.stop() }
+        let gatewayPort = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify.xml", port: gatewayPort, transport: "u1", calls: 2, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: gatewayPort, udp: true)
+        for step in [
+            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"],
+            ["policy", "new", "Default", "--dial-plan", "Paris"],
+            ["gateway", "new", "pbx1", "--address", "127.0.0.1", "--port", "\(gatewayPort)", "--transport", "udp", "--dial-plans", "Paris"],
+            ["mailbox", "new", "carol@example.com", "--extension", "1236", "--dial-plan", "Paris", "--policy", "Default",
+             "--mwi-source", "External"],
+        ] {
+            let r = try await mwid.mwictl(step)
+            try #require(r.status == 0, "\(step): \(r.err)")
+        }
+        let publisher = try Peers.sipp("uac_publish_once.xml", port: try await Peers.freePortBoth(), transport: "u1",
+                                       remote: "127.0.0.1:\(mwid.sipPort)", service: "1236", extra: ["-key", "expires", "2"],
+                                       in: mwid.directory)
+        defer { publisher.stop() }
+        #expect(await publisher.waitForExit() == 0, "\(publisher.log)")
+        // On at once; out when the two seconds are over, with nobody asking.
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+        let notifies = Peers.sippMessages(mwid.directory.appendingPathComponent("uas_notify.xml.msg")).filter { $0.hasPrefix("NOTIFY ") }
+        #expect(notifies.count == 2 && notifies.first?.contains("Voice-Message: 1/0") == true
+                && notifies.last?.contains("Messages-Waiting: no") == true, "\(notifies)")
+        let events = try await mwid.mwictl(["events", "--subject", "carol@example.com", "--json"])
+        #expect(events.out.contains("mwi.publication.expired"), "\(events.out)")
+    }
 }

@@ -57,6 +57,9 @@ extension SubscriptionServer {
     /// Returns when the next one expires.
     public func expirePublications() async -> Date? {
         do {
+            // A read first: most of the time nothing is due, and no write is needed.
+            let next = try await storage.nextPublicationExpiry()
+            guard let due = next, due <= clock() else { return next }
             for change in try await storage.expirePublications(at: clock()) where change.state != change.previousState {
                 published(change)
             }
