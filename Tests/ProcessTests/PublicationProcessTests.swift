@@ -10,6 +10,20 @@ import Testing
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
+    /// Dial plan Paris, policy Default, the SIPp PBX as pbx1, and carol's mailbox fed by PUBLISH.
+    func provision(_ mwid: RunningMWID, gatewayPort: Int) async throws {
+        for step in [
+            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"],
+            ["policy", "new", "Default", "--dial-plan", "Paris"],
+            ["gateway", "new", "pbx1", "--address", "127.0.0.1", "--port", "\(gatewayPort)", "--transport", "udp", "--dial-plans", "Paris"],
+            ["mailbox", "new", "carol@example.com", "--extension", "1236", "--dial-plan", "Paris", "--policy", "Default",
+             "--mwi-source", "External"],
+        ] {
+            let r = try await mwid.mwictl(step)
+            try #require(r.status == 0, "\(step): \(r.err)")
+        }
+    }
+
     @Test func publishedCountsLightTheLampAndExpireOrGo() async throws {
         let mwid = try await RunningMWID("publish", arguments: ["--mwi-notify-interval", "0", "--sip-trusted-peer", "127.0.0.1"])
         defer { mwid.stop() }
@@ -17,17 +31,10 @@ import Testing
         let pbx = try Peers.sipp("uas_notify.xml", port: gatewayPort, transport: "u1", calls: 5, in: mwid.directory)
         defer { pbx.stop() }
         try await Peers.waitUntilListening(port: gatewayPort, udp: true)
-        for step in [
-            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"],
-            ["policy", "new", "Default", "--dial-plan", "Paris"],
-            ["gateway", "new", "pbx1", "--address", "127.0.0.1", "--port", "\(gatewayPort)", "--transport", "udp", "--dial-plans", "Paris"],
-            ["mailbox", "new", "carol@example.com", "--extension", "1236", "--dial-plan", "Paris", "--policy", "Default",
-             "--mwi-source", "External"],
-            ["mailbox", "new", "alice@example.com", "--extension", "1234", "--dial-plan", "Paris", "--policy", "Default"],
-        ] {
-            let r = try await mwid.mwictl(step)
-            try #require(r.status == 0, "\(step): \(r.err)")
-        }
+        try await provision(mwid, gatewayPort: gatewayPort)
+        let alice = try await mwid.mwictl(["mailbox", "new", "alice@example.com", "--extension", "1234", "--dial-plan", "Paris",
+                                           "--policy", "Default"])
+        try #require(alice.status == 0, "\(alice.err)")
 
         // The voicemail system: initial, modify, a stale tag refused with 412, refresh, removal.
         let publisherPort = try await Peers.freePortBoth()
@@ -70,16 +77,7 @@ import Testing
         let pbx = try Peers.sipp("uas_notify.xml", port: gatewayPort, transport: "u1", calls: 2, in: mwid.directory)
         defer { pbx.stop() }
         try await Peers.waitUntilListening(port: gatewayPort, udp: true)
-        for step in [
-            ["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"],
-            ["policy", "new", "Default", "--dial-plan", "Paris"],
-            ["gateway", "new", "pbx1", "--address", "127.0.0.1", "--port", "\(gatewayPort)", "--transport", "udp", "--dial-plans", "Paris"],
-            ["mailbox", "new", "carol@example.com", "--extension", "1236", "--dial-plan", "Paris", "--policy", "Default",
-             "--mwi-source", "External"],
-        ] {
-            let r = try await mwid.mwictl(step)
-            try #require(r.status == 0, "\(step): \(r.err)")
-        }
+        try await provision(mwid, gatewayPort: gatewayPort)
         let publisher = try Peers.sipp("uac_publish_once.xml", port: try await Peers.freePortBoth(), transport: "u1",
                                        remote: "127.0.0.1:\(mwid.sipPort)", service: "1236", extra: ["-key", "expires", "2"],
                                        in: mwid.directory)

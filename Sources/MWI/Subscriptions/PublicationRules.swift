@@ -29,13 +29,11 @@ public enum PublicationRules {
               (try? request.from()) != nil, (try? request.to()) != nil else {
             return .failure(SIPRefusal(400, "Malformed From, To or CSeq header"))
         }
-        let requested: UInt32?
-        do { requested = try request.expires() } catch { return .failure(SIPRefusal(400, "Malformed Expires header")) }
-        var expires = requested.map { Int($0) } ?? settings.defaultExpires
-        if expires != 0 && expires < settings.minimumExpires {
-            return .failure(SIPRefusal(423, "Interval Too Brief", headers: [(.minExpires, "\(settings.minimumExpires)")]))
+        let expires: Int
+        switch SubscriptionRules.grantedExpires(request, settings: settings) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let granted): expires = granted
         }
-        expires = min(expires, settings.maximumExpires)
         let etag = request.headers.first(.sipIfMatch).map { String($0).trimmingCharacters(in: .whitespaces) }
         if let etag, etag.isEmpty || etag.count > 128 { return .failure(SIPRefusal(400, "Malformed SIP-If-Match header")) }
 

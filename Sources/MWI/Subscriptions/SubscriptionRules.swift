@@ -72,13 +72,11 @@ public enum SubscriptionRules {
             return .failure(SIPRefusal(400, "Malformed From, To or CSeq header"))
         }
         guard let fromTag = from.tag, !fromTag.isEmpty else { return .failure(SIPRefusal(400, "From header without a tag")) }
-        let requested: UInt32?
-        do { requested = try request.expires() } catch { return .failure(SIPRefusal(400, "Malformed Expires header")) }
-        var expires = requested.map { Int($0) } ?? settings.defaultExpires
-        if expires != 0 && expires < settings.minimumExpires {
-            return .failure(SIPRefusal(423, "Interval Too Brief", headers: [(.minExpires, "\(settings.minimumExpires)")]))
+        let expires: Int
+        switch grantedExpires(request, settings: settings) {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let granted): expires = granted
         }
-        expires = min(expires, settings.maximumExpires)
         let contacts: [SIPNameAddress]
         let routes: [SIPNameAddress]
         do {
@@ -99,6 +97,19 @@ public enum SubscriptionRules {
         return .success(SubscribeIntent(
             requestURI: uri, callID: callID, cseq: cseq.sequence, fromTag: fromTag, toTag: toTag, from: strippedFrom,
             to: strippedTo, contact: contact, routeSet: routes.map(\.description), eventID: event.id, expires: expires))
+    }
+
+    /// The expiry granted to a SUBSCRIBE or a PUBLISH: the request's (the default without
+    /// one), `423` with `Min-Expires` under the minimum (0 is not: it ends), capped at the
+    /// maximum.
+    public static func grantedExpires(_ request: SIPMessage, settings: SubscriptionSettings) -> Result<Int, SIPRefusal> {
+        let requested: UInt32?
+        do { requested = try request.expires() } catch { return .failure(SIPRefusal(400, "Malformed Expires header")) }
+        let expires = requested.map { Int($0) } ?? settings.defaultExpires
+        if expires != 0 && expires < settings.minimumExpires {
+            return .failure(SIPRefusal(423, "Interval Too Brief", headers: [(.minExpires, "\(settings.minimumExpires)")]))
+        }
+        return .success(min(expires, settings.maximumExpires))
     }
 
     /// What a Request-URI can name (SPEC §2.7): the extension in its user part, and the
