@@ -185,6 +185,8 @@ struct DirectorySnapshot: Sendable {
 /// Which mailboxes a refresh covers.
 public enum RefreshScope: Sendable, Hashable {
     case mailbox(String)
+    /// Several mailboxes by identity (the periodic refresh's batches); unknown ones are skipped.
+    case mailboxes([String])
     /// Every mailbox of every dial plan the gateway serves.
     case gateway(String)
     case dialPlan(String)

@@ -275,7 +275,7 @@ struct MWID: AsyncParsableCommand {
         }
         if let health { await dispatcher.use(health) }
         let refresher = mwiSettings.refreshInterval.map { interval in
-            RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailboxes: [$0], priority: .refresh) }
+            RefreshScheduler(storage: storage, interval: interval) { dispatcher.stateChanged(mailboxes: $0, priority: .refresh) }
         }
         let texts = SMSDispatcher(storage: storage, settings: smsSettings)
         // What another voicemail system publishes goes down the deposit's pipeline.

@@ -615,6 +615,11 @@ public final class SQLiteStorage: Storage {
             let filter: String
             let argument: String?
             switch scope {
+            case .mailboxes(let identities):
+                guard !identities.isEmpty else { return [] }
+                let marks = Array(repeating: "?", count: identities.count).joined(separator: ",")
+                return try db.strings("UPDATE mailbox SET state_version = state_version + 1 WHERE identity IN (\(marks)) RETURNING identity",
+                                      StatementArguments(identities))
             case .mailbox(let identity):
                 _ = try Self.mailbox(db, identity)
                 (filter, argument) = ("identity = ?", identity)
