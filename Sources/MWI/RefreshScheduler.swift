@@ -3,8 +3,8 @@ public import Storage
 import UnifiedMessaging
 
 /// Re-sends every mailbox's state once per `refreshInterval` (SPEC §2.6), spread evenly
-/// across the interval: one task walks the mailboxes in identity order, the i-th due at
-/// cycle start + i × interval ÷ count — no burst at start-up, on the hour or after a
+/// across the interval: one task walks the mailboxes in identity order, the i-th (from 1) due
+/// at cycle start + i × interval ÷ count — no burst at start-up, on the hour or after a
 /// restart. The mailboxes due at each wake-up (at least 20 ms apart) are marked in one
 /// write, so the pace holds even when one durable write takes longer than the gap between
 /// two mailboxes (a million mailboxes every ten minutes: 0.6 ms).
@@ -43,10 +43,10 @@ public actor RefreshScheduler {
                 guard let page = try? await storage.mailboxes(MailboxQuery(after: after, limit: Self.batch)), !page.isEmpty else { break }
                 var pending = page.map(\.identity)[...]
                 while !pending.isEmpty {
-                    // How many of the cycle's mailboxes are due by now.
-                    let due = Int((clock.now - start) / pause) + 1 - index
+                    // How many of the cycle's mailboxes are due by now (the first one a pause after the start).
+                    let due = Int((clock.now - start) / pause) - index
                     guard due > 0 else {
-                        try? await Task.sleep(until: max(start + pause * index, clock.now + Self.tick), clock: clock)
+                        try? await Task.sleep(until: max(start + pause * (index + 1), clock.now + Self.tick), clock: clock)
                         guard !Task.isCancelled else { return }
                         continue
                     }
@@ -57,8 +57,7 @@ public actor RefreshScheduler {
                 }
                 after = page.last?.identity
             }
-            // The last mailbox went at the end of the interval, give or take a tick: the next cycle starts now.
-            if clock.now < start + interval { try? await Task.sleep(until: start + interval, clock: clock) }
+            // The last mailbox went at the end of the interval: the next cycle starts now.
         }
     }
 }
