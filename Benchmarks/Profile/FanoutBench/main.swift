@@ -214,7 +214,7 @@ for rate in rates {
     let total = Int(Double(rate) * seconds)
     let start = now()
     let finished = loop.makePromise(of: Void.self)
-    let task = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
+    _ = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(1)) { task in
         let due = min(total, Int(Double(now() - start) / 1e9 * Double(rate)))
         while fanout.sent < due { fanout.publish() }
         if fanout.sent >= total {
@@ -223,7 +223,6 @@ for rate in rates {
         }
     }
     try await finished.futureResult.get()
-    _ = task
     let sendSeconds = Double(now() - start) / 1e9
     // Up to 5 s for the last NOTIFYs.
     let drainUntil = now() + 5_000_000_000

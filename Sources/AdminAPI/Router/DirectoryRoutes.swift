@@ -315,11 +315,11 @@ struct MWICounts: Decodable, Sendable {
     init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(allowed: CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        state = MessageWaitingState(new: try c.decodeInteger(.new) ?? -1, old: try c.decodeInteger(.old) ?? -1,
-                                    urgentNew: try c.decodeInteger(.urgentNew) ?? 0, urgentOld: try c.decodeInteger(.urgentOld) ?? 0)
         for key in [CodingKeys.new, .old] where !c.contains(key) {
             throw DirectoryError.invalid(key.rawValue, "is required")
         }
+        state = MessageWaitingState(new: try c.decodeInteger(.new) ?? 0, old: try c.decodeInteger(.old) ?? 0,
+                                    urgentNew: try c.decodeInteger(.urgentNew) ?? 0, urgentOld: try c.decodeInteger(.urgentOld) ?? 0)
     }
 }
 

@@ -13,15 +13,12 @@ extension SQLiteStorage {
                         at now: Date) async throws -> MWIPublished {
         if let state = publication.state { try DirectoryValidation.check(state) }
         return try await write { db in
-            guard let row = try db.row("SELECT mwi_source FROM mailbox WHERE identity = ?", [identity]) else {
-                throw DirectoryError.notFound("mailbox", identity)
-            }
-            guard MWISource(lenient: row[0] ?? "") == .external else {
+            let (before, source) = try Self.counts(db, identity)
+            guard source == .external else {
                 throw DirectoryError(.conflict, field: "mwiSource",
                                      "mailbox \(identity) takes its counts from its own voice messages (mwiSource Messages); "
                                          + "set mwiSource External to publish them")
             }
-            let before = try Self.state(db, identity)
             let stamp = now.timeIntervalSince1970
             var etag: String?
             var expiresAt: Date?
@@ -116,17 +113,21 @@ extension SQLiteStorage {
         _ = try store(MessageWaitingState(messages: messages), identity, db, before: before)
     }
 
-    static func isMessageBacked(_ db: Database, _ identity: String) throws -> Bool {
-        try db.string("SELECT mwi_source FROM mailbox WHERE identity = ?", [identity]).flatMap(MWISource.init(lenient:)) != .external
+    /// The mailbox's counts and where they come from, in one read.
+    static func counts(_ db: Database, _ identity: String) throws -> (state: MessageWaitingState, source: MWISource) {
+        guard let row = try db.row("""
+            SELECT new_count, old_count, urgent_new_count, urgent_old_count, mwi_source FROM mailbox WHERE identity = ?
+            """, [identity]) else {
+            throw DirectoryError.notFound("mailbox", identity)
+        }
+        return (MessageWaitingState(row: row), MWISource(lenient: row["mwi_source"] ?? "") ?? .messages)
     }
 
-    /// Refuses a deposit to a mailbox whose counts another system publishes.
-    static func requireMessageBacked(_ db: Database, _ identity: String) throws {
-        if try !isMessageBacked(db, identity) {
-            throw DirectoryError(.conflict, field: "mwiSource",
-                                 "mailbox \(identity) is fed by another voicemail system (mwiSource External): "
-                                     + "its counts come from PUBLISH or PUT mwi, not from deposits")
-        }
+    /// The refusal of a deposit to a mailbox whose counts another system publishes.
+    static func externallyFed(_ identity: String) -> DirectoryError {
+        DirectoryError(.conflict, field: "mwiSource",
+                       "mailbox \(identity) is fed by another voicemail system (mwiSource External): "
+                           + "its counts come from PUBLISH or PUT mwi, not from deposits")
     }
 
     // MARK: Parts

@@ -496,7 +496,7 @@ public final class SQLiteStorage: Storage {
                 throw DirectoryError.notFound("mailbox", identity)
             }
             // (Thrown, the transaction is rolled back: the counts did not move.)
-            if MWISource(lenient: row["mwi_source"] ?? "") == .external { try Self.requireMessageBacked(db, identity) }
+            if MWISource(lenient: row["mwi_source"] ?? "") == .external { throw Self.externallyFed(identity) }
             try db.run("""
                 INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -534,12 +534,12 @@ public final class SQLiteStorage: Storage {
 
     public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange {
         try await write { db in
-            let before = try Self.state(db, identity)
+            let (before, source) = try Self.counts(db, identity)
             let old = try Self.message(db, id, identity)
             let message = change.applied(to: old)
             try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?", [message.read, message.urgent, id])
             // Messages kept from before a mailbox became externally fed do not move its counts.
-            guard try Self.isMessageBacked(db, identity) else { return MailboxChange(message: message, state: before, previousState: before) }
+            guard source == .messages else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db, before: before),
                                  previousState: before)
         }
@@ -547,10 +547,10 @@ public final class SQLiteStorage: Storage {
 
     public func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange {
         try await write { db in
-            let before = try Self.state(db, identity)
+            let (before, source) = try Self.counts(db, identity)
             let message = try Self.message(db, id, identity)
             try db.run("DELETE FROM voice_message WHERE id = ?", [id])
-            guard try Self.isMessageBacked(db, identity) else { return MailboxChange(message: message, state: before, previousState: before) }
+            guard source == .messages else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db, before: before),
                                  previousState: before)
         }
