@@ -102,7 +102,14 @@ extension Peers {
     /// The messages in a maildir's `new`, oldest first, as text.
     public static func mails(_ maildir: URL) -> [String] {
         let folder = maildir.appendingPathComponent("new")
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        // Python's Maildir names a message "SECONDS.M<microseconds>P<pid>Q<count>.HOST" with
+        // no zero padding: sorting the names as text puts M99999 after M123456 in one second.
+        func order(_ name: String) -> [Int] {
+            let parts = name.split(whereSeparator: { "." == $0 || "M" == $0 || "P" == $0 || "Q" == $0 })
+            return parts.prefix(4).map { Int($0) ?? 0 }
+        }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+            .sorted { order($0) == order($1) ? $0 < $1 : order($0).lexicographicallyPrecedes(order($1)) }
         return names.compactMap { try? String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8) }
     }
 
