@@ -84,7 +84,9 @@ public protocol Storage: Sendable {
     /// those of its newest live publication (none: nothing waiting), and a text is queued
     /// when more messages are new. `notFound` (field `etag`) for an unknown or expired
     /// entity tag; `conflict` (field `mwiSource`) for a mailbox fed by its own messages.
-    func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String, at now: Date) async throws -> MWIPublished
+    /// A SIP address is resolved in the same transaction: `notFound` (field `address`)
+    /// when it names no mailbox, `conflict` (field `address`) when it names several.
+    func publish(_ publication: MWIPublication, to mailbox: MailboxAddress, publisher: String, at now: Date) async throws -> MWIPublished
     /// Forgets the publications that expired by `now`; the changes of the mailboxes they fed.
     func expirePublications(at now: Date) async throws -> [MWIStateChange]
     /// When the next publication expires, if any will.
@@ -255,6 +257,20 @@ public struct MWIStateChange: Sendable, Hashable {
         self.state = state
         self.previousState = previousState
         self.sms = sms
+    }
+}
+
+/// The mailbox a write is for: its identity, or what a SIP request names — an extension
+/// (in any dial plan) and SIP resource identifiers — which must name exactly one.
+public enum MailboxAddress: Sendable, Hashable {
+    case identity(String)
+    case sip(extension: String?, resourceIdentifiers: [String])
+}
+
+extension Storage {
+    public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String,
+                        at now: Date) async throws -> MWIPublished {
+        try await publish(publication, to: .identity(identity), publisher: publisher, at: now)
     }
 }
 

@@ -163,6 +163,30 @@ extension Publisher {
         #expect(try await s.storage.messageWaitingState(mailbox: "alice@example.com") == MessageWaitingState())
     }
 
+    @Test func anExtensionInTwoDialPlansIsAmbiguousUnlessTheCredentialsSayWhich() async throws {
+        let s = try await setup()
+        _ = try await s.storage.create(DialPlan(name: "Lyon", numberOfDigitsInExtension: 4))
+        _ = try await s.storage.create(MailboxPolicy(name: "LyonDefault", dialPlan: "Lyon"))
+        _ = try await s.storage.create(UMMailbox(identity: "dave@example.com", extension: "1236", dialPlan: "Lyon", policy: "LyonDefault",
+                                                 mwiSource: .external))
+        var vm = Publisher()
+        let ambiguous = await s.server.handlePublish(vm.request(body: Publisher.body("3/0")))
+        #expect(ambiguous.statusCode == 485 && ambiguous.reasonPhrase?.contains("names several mailboxes") == true,
+                "\(String(describing: ambiguous.reasonPhrase))")
+        // The trusted peer names the mailbox by the username of its credentials.
+        let realm = SubscriptionSettings().realm
+        let named = await s.server.handlePublish(vm.request(body: Publisher.body("3/0"), authorization:
+            "Digest username=\"dave@example.com\", realm=\"\(realm)\", nonce=\"n\", uri=\"\(vm.target)\", response=\"00\""))
+        #expect(named.statusCode == 200, "\(String(describing: named.reasonPhrase))")
+        #expect(try await s.storage.messageWaitingState(mailbox: "dave@example.com") == MessageWaitingState(new: 3))
+        #expect(try await s.storage.messageWaitingState(mailbox: "carol@example.com") == MessageWaitingState())
+        // Its SIP URI names one of them without any credentials.
+        _ = try await s.storage.updateMailbox(identity: "carol@example.com") { $0.sipResourceIdentifier = "sip:carol@mwid.example.com" }
+        vm.target = SIPURI(user: "carol", host: "mwid.example.com")
+        #expect(await s.server.handlePublish(vm.request(body: Publisher.body("1/0"))).statusCode == 200)
+        #expect(try await s.storage.messageWaitingState(mailbox: "carol@example.com") == MessageWaitingState(new: 1))
+    }
+
     @Test func anUntrustedPublisherNeedsTheMailboxsDigest() async throws {
         let s = try await setup(trusted: false)
         var vm = Publisher()

@@ -1,6 +1,7 @@
 public import Foundation
 public import SIP
 public import SIPTransport
+import NIOCore
 import Storage
 import UnifiedMessaging
 
@@ -21,12 +22,9 @@ extension SubscriptionServer {
         }
         do throws(SIPRefusal) {
             try challengeUnlessCredentials(request, from: incoming.source)
-            let target = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source,
-                                     naming: intent.requestURI).mailbox
-            let publisher = try await authenticate(request, method: .publish, source: incoming.source, target: target)
-            let outcome = try await store(intent.publication, mailbox: target.identity, publisher: publisher)
+            let (outcome, publisher) = try await publish(intent, request, from: incoming.source)
             if outcome.change.state != outcome.change.previousState || outcome.change.sms != nil { published(outcome.change) }
-            logger.debug("published", metadata: ["mailbox": "\(target.identity)", "publisher": "\(publisher)",
+            logger.debug("published", metadata: ["mailbox": "\(outcome.change.mailbox)", "publisher": "\(publisher)",
                                                  "state": "\(outcome.change.state)", "expires": "\(intent.expires)"])
             var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
             if let etag = outcome.etag { response.headers.add(.sipETag, etag) }
@@ -37,18 +35,44 @@ extension SubscriptionServer {
         }
     }
 
-    private func store(_ publication: MWIPublication, mailbox: String, publisher: String) async throws(SIPRefusal) -> MWIPublished {
+    /// Stores the publication for the mailbox the request names. A trusted peer's names
+    /// its mailbox by address, resolved in the same write (one storage round trip per
+    /// PUBLISH); an address naming several mailboxes falls back to the credentials, as
+    /// for anyone else, who is looked up first and authenticated as that mailbox.
+    private func publish(_ intent: PublishIntent, _ request: SIPMessage,
+                         from source: SocketAddress) async throws(SIPRefusal) -> (MWIPublished, publisher: String) {
+        let address = source.ipAddress ?? "?"
+        let credentials = Self.credentials(request, realm: settings.realm)
+        if settings.isTrusted(address) {
+            let keys = SubscriptionRules.lookupKeys(intent.requestURI)
+            do throws(SIPRefusal) {
+                let publisher = "trusted \(address)"
+                return (try await store(intent.publication, to: .sip(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers),
+                                        naming: intent.requestURI, publisher: publisher), publisher)
+            } catch let refusal where refusal.statusCode == 485 && credentials != nil {
+                // Several mailboxes: the credentials say which (below).
+            }
+        }
+        let target = try resolve(await lookup(intent.requestURI), for: request, from: source, naming: intent.requestURI).mailbox
+        let publisher = try await authenticate(request, method: .publish, source: source, target: target)
+        return (try await store(intent.publication, to: .identity(target.identity), naming: intent.requestURI, publisher: publisher), publisher)
+    }
+
+    private func store(_ publication: MWIPublication, to mailbox: MailboxAddress, naming uri: SIPURI,
+                       publisher: String) async throws(SIPRefusal) -> MWIPublished {
         do {
-            return try await storage.publish(publication, mailbox: mailbox, publisher: publisher, at: clock())
+            return try await storage.publish(publication, to: mailbox, publisher: publisher, at: clock())
         } catch let error as DirectoryError {
             switch (error.code, error.field) {
+            case (.notFound, "address"): throw SIPRefusal(404, "Not Found (no mailbox for \(uri))")
+            case (.conflict, "address"): throw SIPRefusal(485, "Ambiguous (\(uri) names several mailboxes)")
             case (.notFound, "etag"): throw SIPRefusal(412, "Conditional Request Failed (\(error.message))")
             case (.conflict, _): throw SIPRefusal(403, "Forbidden (\(error.message))")
             case (.notFound, _): throw SIPRefusal(404, "Not Found (\(error.message))")
             default: throw SIPRefusal(400, "Bad Request (\(error))")
             }
         } catch {
-            logger.error("cannot store a publication", metadata: ["mailbox": "\(mailbox)", "error": "\(error)"])
+            logger.error("cannot store a publication", metadata: ["uri": "\(uri)", "error": "\(error)"])
             throw SIPRefusal(500, "Server Internal Error (cannot store the publication)")
         }
     }

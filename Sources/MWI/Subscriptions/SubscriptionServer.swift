@@ -280,7 +280,7 @@ public actor SubscriptionServer {
 
     // MARK: Authentication
 
-    private static func credentials(_ request: SIPMessage, realm: String) -> DigestCredentials? {
+    static func credentials(_ request: SIPMessage, realm: String) -> DigestCredentials? {
         ((try? request.authorization()) ?? []).lazy.compactMap { try? DigestCredentials($0) }.first { $0.realm == realm }
     }
 

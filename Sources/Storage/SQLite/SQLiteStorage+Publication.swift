@@ -9,10 +9,11 @@ import UnifiedMessaging
 /// publish): its counts are those of the newest. When the last one expires or is removed,
 /// nothing is waiting.
 extension SQLiteStorage {
-    public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String,
+    public func publish(_ publication: MWIPublication, to address: MailboxAddress, publisher: String,
                         at now: Date) async throws -> MWIPublished {
         if let state = publication.state { try DirectoryValidation.check(state) }
         return try await write { db in
+            let identity = try Self.identity(db, address)
             let (before, source) = try Self.counts(db, identity)
             guard source == .external else {
                 throw DirectoryError(.conflict, field: "mwiSource",
@@ -114,6 +115,23 @@ extension SQLiteStorage {
     }
 
     /// The mailbox's counts and where they come from, in one read.
+    /// The one mailbox an address names (a SIP address resolved in the write that uses it
+    /// saves a read of its own).
+    static func identity(_ db: Database, _ address: MailboxAddress) throws -> String {
+        switch address {
+        case .identity(let identity):
+            return identity
+        case .sip(let ext, let identifiers):
+            guard let (filter, arguments) = addressFilter(extension: ext, resourceIdentifiers: identifiers) else {
+                throw DirectoryError(.notFound, field: "address", "the address names no mailbox")
+            }
+            let found = try db.strings("SELECT m.identity FROM mailbox m WHERE \(filter) LIMIT 2", arguments)
+            guard let only = found.first else { throw DirectoryError(.notFound, field: "address", "the address names no mailbox") }
+            guard found.count == 1 else { throw DirectoryError(.conflict, field: "address", "the address names several mailboxes") }
+            return only
+        }
+    }
+
     static func counts(_ db: Database, _ identity: String) throws -> (state: MessageWaitingState, source: MWISource) {
         guard let row = try db.row("""
             SELECT new_count, old_count, urgent_new_count, urgent_old_count, mwi_source FROM mailbox WHERE identity = ?
