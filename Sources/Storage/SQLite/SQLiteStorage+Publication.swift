@@ -13,9 +13,9 @@ extension SQLiteStorage {
                         at now: Date) async throws -> MWIPublished {
         if let state = publication.state { try DirectoryValidation.check(state) }
         return try await write { db in
-            let identity = try Self.identity(db, address)
-            let (before, source) = try Self.counts(db, identity)
-            guard source == .external else {
+            let target = try Self.publishedMailbox(db, address)
+            let (identity, before) = (target.identity, target.state)
+            guard target.source == .external else {
                 throw DirectoryError(.conflict, field: "mwiSource",
                                      "mailbox \(identity) takes its counts from its own voice messages (mwiSource Messages); "
                                          + "set mwiSource External to publish them")
@@ -54,7 +54,9 @@ extension SQLiteStorage {
                 try db.run("DELETE FROM mwi_publication WHERE etag = ?", [old])
             }
             let state = try Self.store(try Self.composite(db, identity, at: stamp), identity, db, before: before)
-            let sms = try Self.queuePublishedSMS(db, identity, state: state, before: before, now: now)
+            let sms = target.smsOption == SMSNotificationOption.none ? nil
+                : try Self.queuePublishedSMS(db, identity, state: state, before: before,
+                                             version: target.version + (state != before ? 1 : 0), now: now)
             return MWIPublished(etag: etag, expiresAt: expiresAt,
                                 change: MWIStateChange(mailbox: identity, state: state, previousState: before, sms: sms))
         }
@@ -115,21 +117,27 @@ extension SQLiteStorage {
     }
 
     /// The mailbox's counts and where they come from, in one read.
-    /// The one mailbox an address names (a SIP address resolved in the write that uses it
-    /// saves a read of its own).
-    static func identity(_ db: Database, _ address: MailboxAddress) throws -> String {
+    /// The one mailbox an address names, with what a publication needs of it, in one
+    /// statement (a SIP address resolved in the write that uses it saves a read).
+    private static func publishedMailbox(_ db: Database, _ address: MailboxAddress) throws
+        -> (identity: String, state: MessageWaitingState, source: MWISource, smsOption: SMSNotificationOption, version: Int64) {
+        let columns = "SELECT m.identity, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.mwi_source, m.sms_option, m.state_version FROM mailbox m"
+        let rows: [Row]
         switch address {
         case .identity(let identity):
-            return identity
+            rows = try db.rows(columns + " WHERE m.identity = ?", [identity])
+            guard !rows.isEmpty else { throw DirectoryError.notFound("mailbox", identity) }
         case .sip(let ext, let identifiers):
             guard let (filter, arguments) = addressFilter(extension: ext, resourceIdentifiers: identifiers) else {
                 throw DirectoryError(.notFound, field: "address", "the address names no mailbox")
             }
-            let found = try db.strings("SELECT m.identity FROM mailbox m WHERE \(filter) LIMIT 2", arguments)
-            guard let only = found.first else { throw DirectoryError(.notFound, field: "address", "the address names no mailbox") }
-            guard found.count == 1 else { throw DirectoryError(.conflict, field: "address", "the address names several mailboxes") }
-            return only
+            rows = try db.rows(columns + " WHERE " + filter + " LIMIT 2", arguments)
+            guard !rows.isEmpty else { throw DirectoryError(.notFound, field: "address", "the address names no mailbox") }
+            guard rows.count == 1 else { throw DirectoryError(.conflict, field: "address", "the address names several mailboxes") }
         }
+        let row = rows[0]
+        return (row[0], MessageWaitingState(new: row[1], old: row[2], urgentNew: row[3], urgentOld: row[4]),
+                MWISource(lenient: row[5] ?? "") ?? .messages, SMSNotificationOption(lenient: row[6] ?? "") ?? .none, row[7])
     }
 
     static func counts(_ db: Database, _ identity: String) throws -> (state: MessageWaitingState, source: MWISource) {
@@ -186,9 +194,8 @@ extension SQLiteStorage {
 
     /// More new messages than before: the user's text, saying how many wait.
     private static func queuePublishedSMS(_ db: Database, _ identity: String, state: MessageWaitingState, before: MessageWaitingState,
-                                          now: Date) throws -> SMSRecord? {
+                                          version: Int64, now: Date) throws -> SMSRecord? {
         guard state.new > before.new else { return nil }
-        let version = try db.row("SELECT state_version FROM mailbox WHERE identity = ?", [identity]).map { $0[0] as Int64 } ?? 0
         return try queueSMS(db, .voiceMail, mailbox: identity, subject: "state:\(version)", now: now) { settings, _, sendAt in
             SMSComposer.newVoiceMail(waiting: state.new, urgent: state.urgentNew, at: now, locale: settings.locale, zone: settings.zone,
                                      now: sendAt)

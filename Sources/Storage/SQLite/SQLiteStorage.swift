@@ -40,21 +40,20 @@ public final class SQLiteStorage: Storage {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// The hot path's short reads (the delivery contexts of a few mailboxes, tens of
+    /// microseconds): run on the calling thread — a reader connection's queue taken with
+    /// `sync` — rather than handed to the queue and awaited, since two thread hops cost
+    /// more than the read; and without a transaction around them, each statement seeing
+    /// the database as of its own start, which is enough where every row stands alone.
+    /// Long reads (lists, start-up) stay on `read`, off the tasks' threads.
+    func readShort<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try readHere(body)
     }
 
-    /// A read without a transaction around it: each statement sees the database as of
-    /// its own start, which is enough where every row read stands alone (the delivery
-    /// contexts of mailboxes), and spares the BEGIN and COMMIT of the hottest reads.
-    func readStatements<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try readStatementsHere(body)
-    }
-
-    // Reads are run on the calling thread (a reader connection's queue taken with
-    // `sync`), not handed to the connection's queue and awaited: a read is tens of
-    // microseconds, and two thread hops per read cost more than the read.
-    private func readHere<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
-    private func readStatementsHere<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
+    private func readHere<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
@@ -409,7 +408,7 @@ public final class SQLiteStorage: Storage {
 
     public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
         let cached = snapshot.withLock { $0 }
-        return try await readStatements { db in
+        return try await readShort { db in
             let directory = try self.directory(db, cached: cached)
             var contexts: [String: DeliveryContext] = [:]
             contexts.reserveCapacity(identities.count)
@@ -428,7 +427,7 @@ public final class SQLiteStorage: Storage {
             return []
         }
         let cached = snapshot.withLock { $0 }
-        return try await readStatements { db in
+        return try await readShort { db in
             try Self.contexts(db, try self.directory(db, cached: cached), where: filter, arguments)
         }
     }
@@ -437,12 +436,22 @@ public final class SQLiteStorage: Storage {
     /// extension in any dial plan, or its SIP resource identifier. One statement; both
     /// columns are indexed. Nil when the address names nothing.
     static func addressFilter(extension: String?, resourceIdentifiers: [String]) -> (String, StatementArguments)? {
-        let identifiers = Array(Set(resourceIdentifiers))
+        var identifiers: [String] = []
+        for identifier in resourceIdentifiers where !identifiers.contains(identifier) { identifiers.append(identifier) }
         guard `extension` != nil || !identifiers.isEmpty else { return nil }
-        let marks = Array(repeating: "?", count: identifiers.count).joined(separator: ",")
-        let filter = [`extension` == nil ? nil : "m.extension = ?", identifiers.isEmpty ? nil : "m.sip_resource_identifier IN (\(marks))"]
-            .compactMap { $0 }.joined(separator: " OR ")
+        let filter = identifiers.count < addressFilters.count
+            ? addressFilters[identifiers.count][`extension` == nil ? 0 : 1] : addressFilterText(identifiers.count, `extension` != nil)
         return (filter, StatementArguments([`extension`].compactMap { $0 } + identifiers))
+    }
+
+    /// The filters of the usual address shapes, made once (building the text per lookup
+    /// showed in the profile of the PUBLISH path).
+    private static let addressFilters = (0..<6).map { count in [addressFilterText(count, false), addressFilterText(count, true)] }
+
+    private static func addressFilterText(_ identifiers: Int, _ byExtension: Bool) -> String {
+        let marks = Array(repeating: "?", count: identifiers).joined(separator: ",")
+        return [byExtension ? "m.extension = ?" : nil, identifiers == 0 ? nil : "m.sip_resource_identifier IN (\(marks))"]
+            .compactMap { $0 }.joined(separator: " OR ")
     }
 
     /// Dial plans, policies and gateways as of the directory's version: the cached
