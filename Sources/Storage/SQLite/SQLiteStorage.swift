@@ -413,8 +413,9 @@ public final class SQLiteStorage: Storage {
             var contexts: [String: DeliveryContext] = [:]
             contexts.reserveCapacity(identities.count)
             for chunk in stride(from: 0, to: identities.count, by: 500).map({ identities[$0..<min($0 + 500, identities.count)] }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for context in try Self.contexts(db, directory, where: "m.identity IN (\(marks))", StatementArguments(Array(chunk))) {
+                let filter = chunk.count == 1 ? "m.identity = ?"
+                    : "m.identity IN (" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
+                for context in try Self.contexts(db, directory, where: filter, StatementArguments(Array(chunk))) {
                     contexts[context.mailbox.identity] = context
                 }
             }
@@ -470,31 +471,34 @@ public final class SQLiteStorage: Storage {
     /// The delivery contexts of the mailboxes `filter` selects (on `m`, the mailbox).
     private static func contexts(_ db: Database, _ directory: DirectorySnapshot, where filter: String,
                                  _ arguments: StatementArguments) throws -> [DeliveryContext] {
-        // Columns by position: reading a row by column name costs a search per field.
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+        // Columns by position: reading a row by column name costs a search per field. A
+        // cursor reads the values straight from the statement instead of copying each row.
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
                 m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
                 a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at, m.mwi_source
             FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
             """), arguments: arguments)
-        return rows.compactMap { row in
+        var contexts: [DeliveryContext] = []
+        while let row = try rows.next() {
             let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
                                     sipResourceIdentifier: row[4],
                                     umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
                                     sipPassword: row[6], mwiSource: MWISource(lenient: row[19] ?? "") ?? .messages)
             guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
-                return nil
+                continue
             }
             let acknowledged: AcknowledgedState? = (row[12] as Int64?).map { version in
                 AcknowledgedState(version: version,
                                   state: MessageWaitingState(new: row[13], old: row[14], urgentNew: row[15], urgentOld: row[16]),
                                   gateway: row[17], at: Date(timeIntervalSince1970: row[18]))
             }
-            return DeliveryContext(
+            contexts.append(DeliveryContext(
                 mailbox: mailbox, dialPlan: plan, policy: policy, gateways: directory.gateways(serving: mailbox.dialPlan),
                 state: MessageWaitingState(new: row[7], old: row[8], urgentNew: row[9], urgentOld: row[10]),
-                version: row[11], acknowledged: acknowledged)
+                version: row[11], acknowledged: acknowledged))
         }
+        return contexts
     }
 
     // MARK: Voice messages
