@@ -195,13 +195,14 @@ public actor MWIDispatcher {
     private func startSoon() {
         guard !startQueued else { return }
         startQueued = true
-        Task { await self.startQueuedDue() }
+        Task { self.startQueuedDue() }
     }
 
     private var startQueued = false
 
     private func startQueuedDue() {
         startQueued = false
+        guard !stopped else { return }
         startDue()
     }
 

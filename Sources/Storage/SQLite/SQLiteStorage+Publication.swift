@@ -116,7 +116,6 @@ extension SQLiteStorage {
         _ = try store(MessageWaitingState(messages: messages), identity, db, before: before)
     }
 
-    /// The mailbox's counts and where they come from, in one read.
     /// The one mailbox an address names, with what a publication needs of it, in one
     /// statement (a SIP address resolved in the write that uses it saves a read).
     private static func publishedMailbox(_ db: Database, _ address: MailboxAddress) throws
@@ -140,6 +139,7 @@ extension SQLiteStorage {
                 MWISource(lenient: row[5] ?? "") ?? .messages, SMSNotificationOption(lenient: row[6] ?? "") ?? .none, row[7])
     }
 
+    /// The mailbox's counts and where they come from, in one read.
     static func counts(_ db: Database, _ identity: String) throws -> (state: MessageWaitingState, source: MWISource) {
         guard let row = try db.row("""
             SELECT new_count, old_count, urgent_new_count, urgent_old_count, mwi_source FROM mailbox WHERE identity = ?

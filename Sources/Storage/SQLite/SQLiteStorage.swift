@@ -43,8 +43,8 @@ public final class SQLiteStorage: Storage {
         try await pool.read(body)
     }
 
-    /// The hot path's short reads (the delivery contexts of a few mailboxes, tens of
-    /// microseconds): run on the calling thread — a reader connection's queue taken with
+    /// The hot path's short reads (the delivery contexts of one mailbox or of one
+    /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread — a reader connection's queue taken with
     /// `sync` — rather than handed to the queue and awaited, since two thread hops cost
     /// more than the read; and without a transaction around them, each statement seeing
     /// the database as of its own start, which is enough where every row stands alone.
