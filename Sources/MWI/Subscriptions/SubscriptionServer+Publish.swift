@@ -42,14 +42,13 @@ extension SubscriptionServer {
     private func publish(_ intent: PublishIntent, _ request: SIPMessage,
                          from source: SocketAddress) async throws(SIPRefusal) -> (MWIPublished, publisher: String) {
         let address = source.ipAddress ?? "?"
-        let credentials = Self.credentials(request, realm: settings.realm)
         if settings.isTrusted(address) {
             let keys = SubscriptionRules.lookupKeys(intent.requestURI)
             do throws(SIPRefusal) {
                 let publisher = "trusted \(address)"
                 return (try await store(intent.publication, to: .sip(extension: keys.extension, resourceIdentifiers: keys.resourceIdentifiers),
                                         naming: intent.requestURI, publisher: publisher), publisher)
-            } catch let refusal where refusal.statusCode == 485 && credentials != nil {
+            } catch let refusal where refusal.statusCode == 485 && Self.credentials(request, realm: settings.realm) != nil {
                 // Several mailboxes: the credentials say which (below).
             }
         }
