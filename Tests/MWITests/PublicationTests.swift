@@ -142,7 +142,8 @@ extension Publisher {
 
         let modified = await s.server.handlePublish(vm.request(etag: second, body: Publisher.body("0/3")))
         #expect(modified.statusCode == 200)
-        let removed = await s.server.handlePublish(vm.request(expires: 0, etag: try #require(modified.headers.first(.sipETag))))
+        let third = try #require(modified.headers.first(.sipETag))
+        let removed = await s.server.handlePublish(vm.request(expires: 0, etag: third))
         #expect(removed.statusCode == 200 && removed.headers.first(.sipETag) == nil && removed.headers.first(.expires) == "0")
         #expect(s.changes.withLock { $0.map(\.state) }
             == [MessageWaitingState(new: 2, old: 1, urgentNew: 1), MessageWaitingState(old: 3), MessageWaitingState()])

@@ -308,6 +308,33 @@ struct Phone {
         #expect(answers.last?.headers.first(.retryAfter) == "1")
     }
 
+    @Test func threePhonesOfOneMailboxAreEachToldAndOneLeavingLeavesTheOthers() async throws {
+        let s = try await setup()
+        var phones = [Phone(), Phone(), Phone()]
+        for index in phones.indices { #expect(await subscribe(s, &phones[index]).statusCode == 200) }
+        try await eventually { await s.phones.received.count == 3 }
+        #expect(await s.server.count(mailbox: "alice@example.com") == 3)
+        #expect(await s.server.subscriptions(mailbox: "alice@example.com").map(\.id) == phones.map(\.toTag), "oldest first")
+
+        // The one in the middle unsubscribes: it gets its final NOTIFY, the others stay.
+        #expect(await subscribe(s, &phones[1], expires: 0).statusCode == 200)
+        try await eventually { await s.phones.received.count == 4 }
+        #expect(await s.server.subscriptions(mailbox: "alice@example.com").map(\.id) == [phones[0].toTag, phones[2].toTag])
+
+        try await deposit(s.storage)
+        let told = await s.server.deliver(try await s.storage.deliveryContext(mailbox: "alice@example.com"))
+        #expect(told.live == 2 && told.started == 2)
+        try await eventually { await s.phones.received.count == 6 }
+        let last = await s.phones.received.suffix(2)
+        #expect(Set(last.compactMap { try? $0.from()?.tag }) == Set([phones[0].toTag, phones[2].toTag].compactMap { $0 }))
+        #expect(last.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains("Voice-Message: 1/0") })
+
+        // The first leaves too, then the last: the mailbox has none.
+        for index in [0, 2] { #expect(await subscribe(s, &phones[index], expires: 0).statusCode == 200) }
+        #expect(await s.server.count(mailbox: "alice@example.com") == 0)
+        #expect(await s.server.deliver(try await s.storage.deliveryContext(mailbox: "alice@example.com")).live == 0)
+    }
+
     @Test func aTrustedPeerSubscribesWithoutDigest() async throws {
         let s = try await setup(settings: SubscriptionSettings(trustedPeers: [AddressRange("192.0.2.0/24")!]))
         var pbx = Phone(target: SIPURI(user: "1235", host: "mwid"))

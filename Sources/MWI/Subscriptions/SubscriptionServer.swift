@@ -37,6 +37,8 @@ public actor SubscriptionServer {
         var lastNotifyAt: Date?
         var lastResponse: String?
         var retryAt: Int64?
+        /// The mailbox's next subscription (the registry chains them: no array per mailbox).
+        var nextInMailbox: Live?
 
         init(record: MWISubscription, cseq: UInt32, expiresAt: Int64) {
             self.record = record
@@ -65,7 +67,8 @@ public actor SubscriptionServer {
     var published: @Sendable (MWIStateChange) -> Void = { _ in }
 
     private var live: [String: Live] = [:]
-    private var byMailbox: [String: [String]] = [:]
+    /// The first subscription of each mailbox; the others follow through `nextInMailbox`.
+    private var byMailbox: [String: Live] = [:]
     private var expiries = TimerQueue<String>()
     private var retries = TimerQueue<String>()
     private var waker: Task<Void, Never>?
@@ -170,7 +173,7 @@ public actor SubscriptionServer {
             let state = publication.enabled ? publication.state : MessageWaitingState()
             return SIPReply(response, afterSending: { self.sendFinal(dialog, cseq: 1, state: state, reason: "timeout") })
         }
-        guard byMailbox[target.identity, default: []].count < settings.maximumPerMailbox else {
+        guard count(mailbox: target.identity) < settings.maximumPerMailbox else {
             throw SIPRefusal(503, "Service Unavailable (mailbox \(target.identity) has \(settings.maximumPerMailbox) subscriptions)",
                              headers: [(.retryAfter, "\(settings.minimumExpires)")])
         }
@@ -385,7 +388,13 @@ public actor SubscriptionServer {
 
     private func insert(_ sub: Live) {
         live[sub.record.id] = sub
-        byMailbox[sub.record.mailbox, default: []].append(sub.record.id)
+        if let first = byMailbox[sub.record.mailbox] {
+            var last = first
+            while let next = last.nextInMailbox { last = next }
+            last.nextInMailbox = sub
+        } else {
+            byMailbox[sub.record.mailbox] = sub
+        }
         expiries.schedule(sub.record.id, at: sub.expiresAt)
         liveGauge.record(live.count)
         armWaker()
@@ -395,9 +404,15 @@ public actor SubscriptionServer {
     private func remove(_ id: String) -> Live? {
         guard let sub = live.removeValue(forKey: id) else { return nil }
         let mailbox = sub.record.mailbox
-        byMailbox[mailbox]?.removeAll { $0 == id }
-        if byMailbox[mailbox]?.isEmpty == true {
-            byMailbox[mailbox] = nil
+        if byMailbox[mailbox] === sub {
+            byMailbox[mailbox] = sub.nextInMailbox
+        } else {
+            var previous = byMailbox[mailbox]
+            while let current = previous, current.nextInMailbox !== sub { previous = current.nextInMailbox }
+            previous?.nextInMailbox = sub.nextInMailbox
+        }
+        sub.nextInMailbox = nil
+        if byMailbox[mailbox] == nil {
             changed(mailbox)  // the last one: unsolicited NOTIFYs may take over again
         }
         liveGauge.record(live.count)
@@ -405,11 +420,30 @@ public actor SubscriptionServer {
     }
 
     /// Live subscriptions of a mailbox.
-    public func count(mailbox: String) -> Int { byMailbox[mailbox]?.count ?? 0 }
+    public func count(mailbox: String) -> Int {
+        var count = 0
+        var next = byMailbox[mailbox]
+        while let sub = next {
+            count += 1
+            next = sub.nextInMailbox
+        }
+        return count
+    }
+
+    /// The live subscriptions of a mailbox, oldest first.
+    private func chain(_ mailbox: String) -> [Live] {
+        var subs: [Live] = []
+        var next = byMailbox[mailbox]
+        while let sub = next {
+            subs.append(sub)
+            next = sub.nextInMailbox
+        }
+        return subs
+    }
     public var total: Int { live.count }
 
     public func subscriptions(mailbox: String) -> [MWISubscriptionStatus] {
-        (byMailbox[mailbox] ?? []).compactMap { live[$0] }.map { sub in
+        chain(mailbox).map { sub in
             MWISubscriptionStatus(id: sub.record.id, mailbox: sub.record.mailbox, subscriber: sub.record.subscriber,
                                   contact: sub.record.remoteTarget, transport: sub.record.transport, source: sub.record.source,
                                   createdAt: sub.record.createdAt, expiresAt: sub.record.expiresAt,
@@ -432,8 +466,8 @@ public actor SubscriptionServer {
 
     /// The mailbox is gone: its subscribers are told (`terminated;reason=noresource`).
     public func mailboxRemoved(_ mailbox: String) {
-        for id in byMailbox[mailbox] ?? [] {
-            guard let ended = remove(id) else { continue }
+        for sub in chain(mailbox) {
+            guard let ended = remove(sub.record.id) else { continue }
             sendFinal(ended.record, cseq: ended.cseq, state: MessageWaitingState(), reason: "noresource")
         }
     }
@@ -460,7 +494,7 @@ public actor SubscriptionServer {
             guard live[record.id] == nil else { continue }
             // The reserved block may be partly used: continue above it.
             insert(Live(record: record, cseq: record.localCSeqReserved, expiresAt: Self.nanos(record.expiresAt)))
-            if byMailbox[record.mailbox]?.count == 1 { mailboxes.append(record.mailbox) }
+            if byMailbox[record.mailbox]?.nextInMailbox == nil { mailboxes.append(record.mailbox) }
         }
         if !stored.isEmpty { logger.info("re-armed \(live.count) subscriptions of \(mailboxes.count) mailboxes") }
         for mailbox in mailboxes { changed(mailbox) }
@@ -484,12 +518,16 @@ public actor SubscriptionServer {
 
     @discardableResult
     public func deliver(_ context: DeliveryContext) -> (live: Int, started: Int) {
-        let ids = byMailbox[context.mailbox.identity] ?? []
         let publication = Publication(state: context.state, version: context.version,
                                       enabled: context.policy.allowMessageWaitingIndicator)
-        var started = 0
-        for id in ids where offer(id, publication) { started += 1 }
-        return (ids.count, started)
+        var count = 0, started = 0
+        var next = byMailbox[context.mailbox.identity]
+        while let sub = next {
+            next = sub.nextInMailbox
+            count += 1
+            if offer(sub.record.id, publication) { started += 1 }
+        }
+        return (count, started)
     }
 
     /// Sends `publication` to one subscription unless it already has it; true when a

@@ -7,9 +7,11 @@ public enum SIPIdentifiers {
         branch(rng.next())
     }
 
-    /// 64 random bits in hex.
+    /// 60 random bits in 15 hex digits (RFC 3261 §19.3 asks for 32): a string that
+    /// short is kept inline, without a heap allocation, and a subscription's dialog
+    /// carries its tag as its identifier.
     public static func tag(using rng: inout some RandomNumberGenerator) -> String {
-        hex(rng.next(), digits: 16)
+        hex(rng.next() >> 4, digits: 15)
     }
 
     /// 128 random bits in hex, `@host` appended when given.
