@@ -120,13 +120,47 @@ public actor MWIDispatcher {
 
     /// A mailbox's state changed (committed): deliver it. Safe from any context.
     public nonisolated func stateChanged(mailbox: String) {
-        Task { await self.enqueue([mailbox], live: true) }
+        post { $0.live.append(mailbox) }
     }
 
     /// Many mailboxes to deliver (a forced refresh, a gateway back up), in one hop.
     public nonisolated func stateChanged(mailboxes: [String], priority: Priority) {
         guard !mailboxes.isEmpty else { return }
-        Task { await self.enqueue(mailboxes, live: priority == .live) }
+        post { inbox in
+            if priority == .live { inbox.live += mailboxes } else { inbox.refresh += mailboxes }
+        }
+    }
+
+    /// Changes told from any thread, waiting to be taken into the actor: under load, the
+    /// changes of many requests enter in one hop (one task, one batch) instead of a task each.
+    private struct Inbox: Sendable {
+        var live: [String] = []
+        var refresh: [String] = []
+        /// A task is on its way to take them in.
+        var collecting = false
+    }
+
+    private nonisolated let inbox = Mutex(Inbox())
+
+    private nonisolated func post(_ add: (inout Inbox) -> Void) {
+        let start = inbox.withLock { inbox in
+            add(&inbox)
+            defer { inbox.collecting = true }
+            return !inbox.collecting
+        }
+        if start { Task { await self.collect() } }
+    }
+
+    /// Takes in what the inbox holds and starts what is due.
+    private func collect() {
+        let (live, refresh) = inbox.withLock { inbox in
+            defer { inbox = Inbox() }
+            return (inbox.live, inbox.refresh)
+        }
+        if !refresh.isEmpty { enqueue(refresh, live: false, start: false) }
+        if !live.isEmpty { enqueue(live, live: true, start: false) }
+        guard !stopped else { return }
+        startDue()
     }
 
     /// Picks up every delivery left pending (after a restart or a crash).
@@ -163,7 +197,7 @@ public actor MWIDispatcher {
         return c.seconds * 1_000_000_000 + c.attoseconds / 1_000_000_000
     }
 
-    func enqueue(_ mailboxes: [String], live: Bool, after delay: Duration? = nil) {
+    func enqueue(_ mailboxes: [String], live: Bool, after delay: Duration? = nil, start: Bool = true) {
         guard !stopped else { return }
         let now = now()
         let wanted = now + (delay.map(Self.nanoseconds) ?? 0)
@@ -185,25 +219,8 @@ public actor MWIDispatcher {
             liveQueue.compact { entry in scheduled[entry.id].map { !$0.live || $0.due != entry.deadline } ?? true }
             refreshQueue.compact { entry in scheduled[entry.id].map { $0.live || $0.due != entry.deadline } ?? true }
         }
-        startSoon()
+        if start { startDue() }
         pendingGauge.record(inFlight.count + scheduled.count)
-    }
-
-    /// Starts what is due once the changes already waiting for the actor are enqueued
-    /// too: under load, the changes that came meanwhile go in one batch (one read, one
-    /// hand-over to the subscribers) instead of one batch each; idle, it costs one hop.
-    private func startSoon() {
-        guard !startQueued else { return }
-        startQueued = true
-        Task { self.startQueuedDue() }
-    }
-
-    private var startQueued = false
-
-    private func startQueuedDue() {
-        startQueued = false
-        guard !stopped else { return }
-        startDue()
     }
 
     /// Starts the deliveries that are due and fit in the concurrency budget — live ones
@@ -413,9 +430,9 @@ public actor MWIDispatcher {
                 pendingSince[mailbox] = nil
             }
             if let backoff = pendingRetries.removeValue(forKey: mailbox) {
-                enqueue([mailbox], live: true, after: backoff)
+                enqueue([mailbox], live: true, after: backoff, start: false)
             }
-            if let live = changedAgain.removeValue(forKey: mailbox) { enqueue([mailbox], live: live) }
+            if let live = changedAgain.removeValue(forKey: mailbox) { enqueue([mailbox], live: live, start: false) }
         }
         let now = now()
         while let first = notBeforeOrder.first, first.until <= now {

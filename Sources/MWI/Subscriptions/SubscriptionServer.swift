@@ -5,6 +5,7 @@ import NIOCore
 public import SIP
 public import SIPTransport
 public import Storage
+import Synchronization
 public import UnifiedMessaging
 
 /// The message-summary notifier (SPEC §2.7, RFC 6665, RFC 3842): phones and PBXs
@@ -63,8 +64,17 @@ public actor SubscriptionServer {
     let logger: Logger
     let clock: @Sendable () -> Date
     private var changed: @Sendable (String) -> Void = { _ in }
-    /// Who to tell of a publication's change (the dispatcher, the SMS outbox).
-    var published: @Sendable (MWIStateChange) -> Void = { _ in }
+    /// Who to tell of a publication's change (the dispatcher, the SMS outbox). Outside the
+    /// actor: a trusted peer's PUBLISH is handled without entering it.
+    private let publishedTo = Mutex(Listener { _ in })
+    nonisolated func published(_ change: MWIStateChange) { publishedTo.withLock { $0 }.tell(change) }
+
+    /// The listener in a struct: a bare function value passed `inout` through `withLock`
+    /// is re-abstracted, and so wrapped in one more thunk, at every call (seen as a
+    /// recursion of thunks thousands deep under load, then a stack overflow).
+    private struct Listener: Sendable {
+        let tell: @Sendable (MWIStateChange) -> Void
+    }
 
     private var live: [String: Live] = [:]
     /// The first subscription of each mailbox; the others follow through `nextInMailbox`.
@@ -105,7 +115,7 @@ public actor SubscriptionServer {
 
     /// Who to tell when a PUBLISH (or a publication's expiry) changed a mailbox: the
     /// dispatcher, which then tells gateways and subscribers, and the SMS outbox.
-    public func onPublished(_ published: @escaping @Sendable (MWIStateChange) -> Void) { self.published = published }
+    public func onPublished(_ published: @escaping @Sendable (MWIStateChange) -> Void) { publishedTo.withLock { $0 = Listener(tell: published) } }
 
     public func stop() {
         stopped = true
