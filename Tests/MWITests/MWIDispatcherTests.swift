@@ -119,10 +119,11 @@ actor FakeGateway: NotifyTransport {
         try await eventually { await gateway.received.count == 2 }
         let second = ContinuousClock.now
         // The first change goes without waiting for any interval; the next two wait for
-        // it and are coalesced into one NOTIFY. (Margins are wide: this is about order
-        // of magnitude, not speed.)
+        // it and are coalesced into one NOTIFY. The interval runs from when the first was
+        // read, which is after `start` and before the test sees it arrive (a loaded
+        // machine may show it late): the bound is taken from `start`.
         #expect(first - start < interval * 0.75, "the first change goes at once")
-        #expect(second - first >= interval * 0.9, "the next waits for the interval")
+        #expect(second - start >= interval, "the next waits for the interval")
         #expect(await gateway.summaries() == ["1/0", "3/0"])
     }
 

@@ -558,25 +558,67 @@ public actor SubscriptionServer {
         }
         sub.inFlight = true
         sub.pending = nil
-        Task { await self.transmit(id, publication) }
-        return true
-    }
-
-    private func transmit(_ id: String, _ publication: Publication) async {
-        guard let sub = live[id] else { return }
         let cseq = sub.cseq
         sub.cseq += 1
         let reserve = sub.cseq >= sub.record.localCSeqReserved
         if reserve { sub.record.localCSeqReserved = cseq + settings.cseqBlock }
-        if reserve {
-            // Stored before the CSeq is used, so that a restart continues above it.
-            try? await storage.save(sub.record)
-        }
         let remaining = max(0, Int((Double(sub.expiresAt - nowNanos()) / 1e9).rounded(.down)))
         let state = publication.enabled ? publication.state : MessageWaitingState()
-        let result = await send(sub.record, cseq: cseq, state: state,
-                                subscriptionState: SIPSubscriptionState(.active, expires: UInt32(clamping: remaining)))
-        completed(id, publication, state: state, result: result)
+        let subscriptionState = SIPSubscriptionState(.active, expires: UInt32(clamping: remaining))
+        let kind = SIPTransportKind(name: sub.record.transport) ?? .udp
+        let hops = SubscriptionNotify.hops(sub.record)
+        // The usual case — no CSeq block to store first, one hop, its address known — is
+        // sent at once, and its answer comes back through the inbox with others.
+        if !reserve, hops.count == 1, let hop = hops.first, let local = sentByCache[kind],
+           let request = SubscriptionNotify.request(sub.record, cseq: cseq, state: state, subscriptionState: subscriptionState,
+                                                    transport: kind, localHost: local.host, localPort: local.port) {
+            transport.start(request, to: hop) { result in
+                self.answered(Answer(id: id, publication: publication, state: state, result: result))
+            }
+            return true
+        }
+        let record = sub.record
+        Task {
+            // Stored before the CSeq is used, so that a restart continues above it.
+            if reserve { try? await self.storage.save(record) }
+            let result = await self.send(record, cseq: cseq, state: state, subscriptionState: subscriptionState)
+            self.completed(id, publication, state: state, result: result)
+        }
+        return true
+    }
+
+    /// A subscriber's answer to a NOTIFY (or its transport error).
+    private struct Answer: Sendable {
+        var id: String
+        var publication: Publication
+        var state: MessageWaitingState
+        var result: Result<SIPMessage, SIPTransportError>
+    }
+
+    /// Answers arriving on the transport's threads, waiting to be taken into the actor:
+    /// under load, many enter in one hop.
+    private struct Answers: Sendable {
+        var waiting: [Answer] = []
+        var collecting = false
+    }
+
+    private nonisolated let answers = Mutex(Answers())
+
+    private nonisolated func answered(_ answer: Answer) {
+        let start = answers.withLock { answers in
+            answers.waiting.append(answer)
+            defer { answers.collecting = true }
+            return !answers.collecting
+        }
+        if start { Task { await self.collectAnswers() } }
+    }
+
+    private func collectAnswers() {
+        let waiting = answers.withLock { answers in
+            defer { answers = Answers() }
+            return answers.waiting
+        }
+        for answer in waiting { completed(answer.id, answer.publication, state: answer.state, result: answer.result) }
     }
 
     /// Sends a NOTIFY along the subscription's hops (the connection it came on, then the
