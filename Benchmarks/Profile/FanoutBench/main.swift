@@ -18,6 +18,9 @@ import SIP
 //       where notified counts the publications whose counts reached their subscriber
 //       (latency: PUBLISH sent → that NOTIFY received), superseded those overtaken by a
 //       newer publication to the same mailbox that arrived first, lost the others.
+//       At the end every subscription is ended (SUBSCRIBE with Expires: 0 in its dialog),
+//       so that the next run against the same server starts from the same state, not
+//       with this run's subscribers still there and unreachable: "unsubscribed N of M".
 
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -38,6 +41,13 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
     var failed = 0
     let window = 500
     var subscribedPromise: EventLoopPromise<Void>?
+    /// The server's tag of each subscription's dialog (to end it).
+    var toTags: [String?]
+
+    // Unsubscribing: the subscriptions whose SUBSCRIBE with Expires: 0 is unanswered.
+    var leaving = Set<Int>()
+    var toLeave: [Int] = []
+    var left = 0
 
     // Publishing: per mailbox, the entity tag to match and the publications in flight
     // (the count sent → when), and the samples.
@@ -60,6 +70,7 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
         etags = Array(repeating: nil, count: count)
         pending = Array(repeating: [:], count: count)
         round = Array(repeating: 0, count: count)
+        toTags = Array(repeating: nil, count: count)
     }
 
     func ext(_ i: Int) -> String { String(format: "%07d", i) }
@@ -79,6 +90,31 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
             callID: "sub-\(i)@fanout", cseq: 1,
             contact: SIPNameAddress(uri: SIPURI(user: "s\(i)", host: "127.0.0.1", port: UInt16(localPort))),
             headers: [(.event, "message-summary"), (.accept, "application/simple-message-summary"), (.expires, "7200")]))
+    }
+
+    /// Ends subscription `i`: a SUBSCRIBE with Expires: 0 in its dialog.
+    func unsubscribe(_ i: Int) {
+        let target = uri(i)
+        send(SIPMessage.request(
+            method: .subscribe, uri: target,
+            via: SIPVia(transport: "UDP", host: "127.0.0.1", port: UInt16(localPort), branch: SIPIdentifiers.branch(using: &rng)),
+            from: SIPNameAddress(uri: target, parameters: [("tag", "s\(i)")]),
+            to: SIPNameAddress(uri: target, parameters: toTags[i].map { [("tag", $0)] } ?? []),
+            callID: "sub-\(i)@fanout", cseq: 2,
+            contact: SIPNameAddress(uri: SIPURI(user: "s\(i)", host: "127.0.0.1", port: UInt16(localPort))),
+            headers: [(.event, "message-summary"), (.accept, "application/simple-message-summary"), (.expires, "0")]))
+    }
+
+    /// Starts ending every subscription that was accepted, `window` at a time.
+    func startUnsubscribing() {
+        toLeave = toTags.indices.filter { toTags[$0] != nil }.reversed()
+        for _ in 0..<window { nextUnsubscription() }
+    }
+
+    func nextUnsubscription() {
+        guard let i = toLeave.popLast() else { return }
+        leaving.insert(i)
+        unsubscribe(i)
     }
 
     /// Subscriptions sent and not answered yet (sent again every second: UDP may drop them).
@@ -151,8 +187,20 @@ final class Fanout: ChannelInboundHandler, @unchecked Sendable {
         }
         guard let callID = message.callID, let code = message.statusCode, code >= 200 else { return }
         if callID.hasPrefix("sub-") {
-            guard let i = Int(callID.dropFirst(4).prefix { $0 != "@" }), unanswered.remove(i) != nil else { return }
-            if (200..<300).contains(code) { subscribed += 1 } else { failed += 1 }
+            guard let i = Int(callID.dropFirst(4).prefix { $0 != "@" }), i < count else { return }
+            if (try? message.cseq()?.sequence) == 2 {
+                guard leaving.remove(i) != nil else { return }
+                left += 1
+                nextUnsubscription()
+                return
+            }
+            guard unanswered.remove(i) != nil else { return }
+            if (200..<300).contains(code) {
+                subscribed += 1
+                toTags[i] = try? message.to()?.tag
+            } else {
+                failed += 1
+            }
             if subscribed + failed == count { subscribedPromise?.succeed() } else { nextSubscription() }
         } else if callID.hasPrefix("pub-") {
             let parts = callID.dropFirst(4).prefix { $0 != "@" }.split(separator: "-")
@@ -245,4 +293,22 @@ for rate in rates {
         + " answer_p50_ms \(percentile(0.5, of: answered)) answer_p99_ms \(percentile(0.99, of: answered))")
     try await Task.sleep(for: .seconds(1))
 }
+
+// Every subscription ended (up to 20 s; one resend of the unanswered after 2 s).
+try await loop.submit { fanout.startUnsubscribing() }.get()
+let leaveUntil = now() + 20_000_000_000
+var resentLeaves = false
+while now() < leaveUntil {
+    let (remaining, inFlight) = try await loop.submit { (fanout.toLeave.count, fanout.leaving.count) }.get()
+    if remaining == 0 && inFlight == 0 { break }
+    if !resentLeaves, now() > leaveUntil - 18_000_000_000 {
+        resentLeaves = true
+        try await loop.submit { for i in fanout.leaving { fanout.unsubscribe(i) } }.get()
+    }
+    try await Task.sleep(for: .milliseconds(20))
+}
+let left = try await loop.submit { fanout.left }.get()
+say("unsubscribed \(left) of \(subscribed)")
+// The final NOTIFYs are answered before the socket closes.
+try await Task.sleep(for: .milliseconds(500))
 try await channel.close().get()
