@@ -120,42 +120,29 @@ public actor MWIDispatcher {
 
     /// A mailbox's state changed (committed): deliver it. Safe from any context.
     public nonisolated func stateChanged(mailbox: String) {
-        post { $0.live.append(mailbox) }
+        if changes.post(Change(mailbox: mailbox, live: true)) { Task { await self.collect() } }
     }
 
     /// Many mailboxes to deliver (a forced refresh, a gateway back up), in one hop.
     public nonisolated func stateChanged(mailboxes: [String], priority: Priority) {
         guard !mailboxes.isEmpty else { return }
-        post { inbox in
-            if priority == .live { inbox.live += mailboxes } else { inbox.refresh += mailboxes }
-        }
+        let live = priority == .live
+        if changes.post(mailboxes.lazy.map { Change(mailbox: $0, live: live) }) { Task { await self.collect() } }
     }
 
-    /// Changes told from any thread, waiting to be taken into the actor: under load, the
-    /// changes of many requests enter in one hop (one task, one batch) instead of a task each.
-    private struct Inbox: Sendable {
-        var live: [String] = []
-        var refresh: [String] = []
-        /// A task is on its way to take them in.
-        var collecting = false
+    /// A committed change told from any thread, waiting in `changes` to be taken in.
+    private struct Change: Sendable {
+        var mailbox: String
+        var live: Bool
     }
 
-    private nonisolated let inbox = Mutex(Inbox())
+    private nonisolated let changes = Inbox<Change>()
 
-    private nonisolated func post(_ add: (inout Inbox) -> Void) {
-        let start = inbox.withLock { inbox in
-            add(&inbox)
-            defer { inbox.collecting = true }
-            return !inbox.collecting
-        }
-        if start { Task { await self.collect() } }
-    }
-
-    /// Takes in what the inbox holds and starts what is due.
+    /// Takes in the changes told so far and starts what is due.
     private func collect() {
-        let (live, refresh) = inbox.withLock { inbox in
-            defer { inbox = Inbox() }
-            return (inbox.live, inbox.refresh)
+        var live: [String] = [], refresh: [String] = []
+        for change in changes.take() {
+            if change.live { live.append(change.mailbox) } else { refresh.append(change.mailbox) }
         }
         if !refresh.isEmpty { enqueue(refresh, live: false, start: false) }
         if !live.isEmpty { enqueue(live, live: true, start: false) }

@@ -595,30 +595,15 @@ public actor SubscriptionServer {
         var result: Result<SIPMessage, SIPTransportError>
     }
 
-    /// Answers arriving on the transport's threads, waiting to be taken into the actor:
-    /// under load, many enter in one hop.
-    private struct Answers: Sendable {
-        var waiting: [Answer] = []
-        var collecting = false
-    }
-
-    private nonisolated let answers = Mutex(Answers())
+    /// Answers arriving on the transport's threads, waiting to be taken into the actor.
+    private nonisolated let answers = Inbox<Answer>()
 
     private nonisolated func answered(_ answer: Answer) {
-        let start = answers.withLock { answers in
-            answers.waiting.append(answer)
-            defer { answers.collecting = true }
-            return !answers.collecting
-        }
-        if start { Task { await self.collectAnswers() } }
+        if answers.post(answer) { Task { await self.collectAnswers() } }
     }
 
     private func collectAnswers() {
-        let waiting = answers.withLock { answers in
-            defer { answers = Answers() }
-            return answers.waiting
-        }
-        for answer in waiting { completed(answer.id, answer.publication, state: answer.state, result: answer.result) }
+        for answer in answers.take() { completed(answer.id, answer.publication, state: answer.state, result: answer.result) }
     }
 
     /// Sends a NOTIFY along the subscription's hops (the connection it came on, then the

@@ -44,16 +44,13 @@ public final class SQLiteStorage: Storage {
     }
 
     /// The hot path's short reads (the delivery contexts of one mailbox or of one
-    /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread — a reader connection's queue taken with
-    /// `sync` — rather than handed to the queue and awaited, since two thread hops cost
+    /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread — a
+    /// reader connection's queue taken with `sync` — rather than handed to the queue and
+    /// awaited, since two thread hops cost
     /// more than the read; and without a transaction around them, each statement seeing
     /// the database as of its own start, which is enough where every row stands alone.
     /// Long reads (lists, start-up) stay on `read`, off the tasks' threads.
-    func readShort<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try readHere(body)
-    }
-
-    private func readHere<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
+    func readShort<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
@@ -408,7 +405,7 @@ public final class SQLiteStorage: Storage {
 
     public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
         let cached = snapshot.withLock { $0 }
-        return try await readShort { db in
+        return try readShort { db in
             let directory = try self.directory(db, cached: cached)
             var contexts: [String: DeliveryContext] = [:]
             contexts.reserveCapacity(identities.count)
@@ -428,7 +425,7 @@ public final class SQLiteStorage: Storage {
             return []
         }
         let cached = snapshot.withLock { $0 }
-        return try await readShort { db in
+        return try readShort { db in
             try Self.contexts(db, try self.directory(db, cached: cached), where: filter, arguments)
         }
     }
