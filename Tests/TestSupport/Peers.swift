@@ -43,17 +43,21 @@ public final class PeerProcess: @unchecked Sendable {
     }
 
     /// Ends the peer (the child of `timeout`) with `signal` — SIPp exits on SIGTERM, stunnel
-    /// ignores it while connections are open, so it gets SIGKILL — and waits, bounded.
+    /// ignores it while connections are open, so it gets SIGKILL — and waits until it has
+    /// exited (5 s for the signal, then SIGKILL), so that its status can be read.
     public func stop(signal: String = "TERM") {
         guard process.isRunning else { return }
         signalChildren(signal)
-        for _ in 0..<200 where process.isRunning { usleep(10_000) }
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
         if process.isRunning {
             // The peer ignored the signal: kill it first, then timeout(1) — killing only
             // timeout(1) would leave the peer running, orphaned.
             signalChildren("KILL")
             for _ in 0..<100 where process.isRunning { usleep(10_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            // SIGKILL cannot be ignored: this wait is short. Reading the status of a
+            // process still running would trap and take the whole test run with it.
+            process.waitUntilExit()
         }
     }
 
