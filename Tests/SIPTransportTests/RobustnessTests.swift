@@ -219,8 +219,9 @@ func options(port: Int, transport: String = "UDP", branch: String = SIPIdentifie
     }
 
     @Test func slowLorisIsDisconnectedWithoutSlowingOthers() async throws {
-        // A slow message may hold its connection for 2 s; another peer must not wait for it.
-        let endpoint = try await InteropTests.endpoint { $0.messageTimeout = .seconds(2) }
+        // A slow message may hold its connection for 6 s; another peer must not wait for it.
+        // (6 s, not less: on a loaded machine the other peer's answer alone once took 3.4 s.)
+        let endpoint = try await InteropTests.endpoint { $0.messageTimeout = .seconds(6) }
         defer { Task { await endpoint.shutdown() } }
         let tcp = try #require(await endpoint.localAddress(.tcp))
         let slow = try await RawClient(udp: false, to: tcp)
@@ -232,12 +233,12 @@ func options(port: Int, transport: String = "UDP", branch: String = SIPIdentifie
         let start = ContinuousClock.now
         try await other.send(options(port: other.port, transport: "TCP"))
         #expect(await other.next()?.statusCode == 200)
-        #expect(ContinuousClock.now - start < .seconds(2), "answered only after the slow peer's timeout")
+        #expect(ContinuousClock.now - start < .seconds(6), "answered only after the slow peer's timeout")
 
         // The slow one keeps trickling but never finishes: it is cut off (on a loaded
         // machine it may be cut off before this line even goes: that is the point too).
         try? await slow.send("From: <sip:x@y>;tag=1\r\n")
-        #expect(await slow.closedByPeer(within: .seconds(5)))
+        #expect(await slow.closedByPeer(within: .seconds(10)))
     }
 
     @Test func oversizedStreamMessageClosesTheConnection() async throws {
