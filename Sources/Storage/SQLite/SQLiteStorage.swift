@@ -22,6 +22,8 @@ public final class SQLiteStorage: Storage {
         configuration.label = "mwid"
         configuration.prepareDatabase { db in
             try db.run("PRAGMA synchronous = FULL")
+            // Checkpoints are run beside the writer, not inside its commits (Checkpointer).
+            try db.run("PRAGMA wal_autocheckpoint = 0")
             // A million mailboxes and their delivery records are some hundreds of MB: a
             // larger page cache keeps the hot pages. (Memory-mapped reads were tried:
             // a growing file makes every reader remap, which costs more than it saves.)
@@ -29,7 +31,7 @@ public final class SQLiteStorage: Storage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
-        writes = WriteCoalescer(writer: pool, walPath: path + "-wal")
+        writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path), walPath: path + "-wal")
         self.clock = clock
         self.path = path
     }
@@ -403,7 +405,7 @@ public final class SQLiteStorage: Storage {
         return context
     }
 
-    public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
+    nonisolated(nonsending) public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
         let cached = snapshot.withLock { $0 }
         return try readShort { db in
             let directory = try self.directory(db, cached: cached)
