@@ -1,5 +1,7 @@
 import Foundation
 public import Hummingbird
+import Logging
+import Metrics
 import NIOCore
 import UnifiedMessaging
 
@@ -104,6 +106,12 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let (headers, body) = try encoded()
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The answer's headers and JSON body.
+    func encoded() throws -> (HTTPFields, ByteBuffer) {
         var error: [String: JSONValue] = ["code": .string(code), "message": .string(message)]
         error["field"] = field.map(JSONValue.string) ?? .null
         let body = try APICoding.sharedEncoder.encode(JSONValue.object(["error": .object(error)]))
@@ -111,6 +119,15 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         headers[.contentType] = "application/json"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"mwid\"" }
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return (headers, ByteBuffer(bytes: body))
+    }
+
+    /// The answer for any error, a 500 for those that are mwid's fault (logged with what
+    /// went wrong, and counted).
+    static func answer(for error: any Error, path: String, logger: Logger) -> APIError {
+        if let answer = from(error) { return answer }
+        logger.error("request failed", metadata: ["path": "\(path)", "error": "\(error)"])
+        Counter(label: "mwid_http_internal_errors_total").increment()
+        return APIError(.internalServerError, code: "internal", "the server failed to handle the request; see its log")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import Metrics
 import SIP
+import Synchronization
 import SIPTransport
 public import Storage
 import UnifiedMessaging
@@ -17,7 +18,11 @@ public actor GatewayHealth {
     private let interval: Duration
     private let logger: Logger
     private let recovered: @Sendable (String) async -> Void
-    private var down: Set<String> = []
+    private var down: Set<String> = [] {
+        didSet { downNow.withLock { $0 = down } }
+    }
+    /// `down`, for the dispatcher's hot path: read without a hop into the actor.
+    private nonisolated let downNow = Mutex<Set<String>>([])
     private let downGauge = Gauge(label: "mwid_mwi_gateways_down")
 
     public init(storage: any Storage, transport: any NotifyTransport, interval: Duration,
@@ -32,7 +37,7 @@ public actor GatewayHealth {
     public func isDown(_ gateway: String) -> Bool { down.contains(gateway) }
 
     /// The gateways known down now.
-    public func downGateways() -> Set<String> { down }
+    public nonisolated func downGateways() -> Set<String> { downNow.withLock { $0 } }
 
     /// Marks a gateway down after a transport failure of a delivery, before the next
     /// probe confirms it.

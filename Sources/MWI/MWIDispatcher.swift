@@ -304,8 +304,9 @@ public actor MWIDispatcher {
             finish(batch.map { ($0, nil, false) })
             return
         }
-        let subscribed = await subscriptions?.deliver(Array(contexts.values)) ?? [:]
-        let down = await health?.downGateways() ?? []
+        var subscribed: [String: (live: Int, started: Int)] = [:]
+        if let subscriptions, subscriptions.hasSubscriptions { subscribed = await subscriptions.deliver(Array(contexts.values)) }
+        let down = health?.downGateways() ?? []
         var plans: [Plan] = []
         var finished: [(String, Int64?, Bool)] = []  // mailbox, NOTIFY sent at, failed
         let readAt = now()
@@ -491,7 +492,9 @@ public actor MWIDispatcher {
     /// Carries out a batch of plans: every first NOTIFY at once without a task each (most
     /// are answered 2xx by the first gateway); the few that need more — a digest answer,
     /// the next gateway — go on one task each.
-    private static func carryOut(_ plans: [Plan], transport: any NotifyTransport) async -> [Result] {
+    /// Run on the dispatcher's executor (`nonisolated(nonsending)`), so that the first
+    /// NOTIFYs leave without a thread hop before them.
+    private nonisolated(nonsending) static func carryOut(_ plans: [Plan], transport: any NotifyTransport) async -> [Result] {
         var rng = BufferedSystemRandom()
         let firsts = plans.map { plan in plan.gateways.isEmpty ? nil : notify(plan, gateway: plan.gateways[0], using: &rng) }
         let outcomes = await sendAll(firsts.compactMap { $0 }.map { ($0.request, $0.peer) }, transport: transport)
@@ -594,7 +597,7 @@ public actor MWIDispatcher {
     }
 
     /// Sends every request at once and waits for all their answers, in order.
-    private static func sendAll(_ requests: [(SIPMessage, SIPPeer)], transport: any NotifyTransport) async -> [Outcome] {
+    private nonisolated(nonsending) static func sendAll(_ requests: [(SIPMessage, SIPPeer)], transport: any NotifyTransport) async -> [Outcome] {
         guard !requests.isEmpty else { return [] }
         return await withCheckedContinuation { (continuation: CheckedContinuation<[Outcome], Never>) in
             let gather = Gather(count: requests.count, continuation: continuation)

@@ -44,10 +44,17 @@ public protocol Storage: Sendable {
     /// decision needs, read consistently.
     func deliveryContext(mailbox identity: String) async throws -> DeliveryContext
     /// The same for many mailboxes in one read; a mailbox that does not exist is left out.
-    func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext]
+    /// Run on the caller's executor (`nonisolated(nonsending)`): the dispatcher's hot path
+    /// reads without leaving its actor, and a backend that reads without waiting (SQLite)
+    /// costs it no thread hop.
+    nonisolated(nonsending) func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext]
 
     // MARK: Voice messages (each change commits the mailbox's new MWI state with it)
     func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange
+    /// The same without a task (the API's deposit fast path): `completion` is called on
+    /// any thread once the deposit is committed, or refused.
+    func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                 completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void)
     func messages(mailbox identity: String) async throws -> [VoiceMessage]
     func message(id: String, mailbox identity: String) async throws -> VoiceMessage
     func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange
@@ -268,6 +275,18 @@ public enum MailboxAddress: Sendable, Hashable {
 }
 
 extension Storage {
+    /// For a backend that can only wait: the deposit on a task of its own.
+    public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                        completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void) {
+        Task {
+            do {
+                completion(.success(try await self.deposit(deposit, mailbox: identity, id: id, at: now)))
+            } catch {
+                completion(.failure(error))
+            }
+        }
+    }
+
     public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String,
                         at now: Date) async throws -> MWIPublished {
         try await publish(publication, to: .identity(identity), publisher: publisher, at: now)

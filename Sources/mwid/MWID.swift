@@ -294,6 +294,8 @@ struct MWID: AsyncParsableCommand {
                            sms: texts, smsLimits: smsLimits)
         let application = Application(
             router: api.makeRouter(),
+            // Deposits are answered ahead of the router, on the connection's event loop.
+            server: .http1(configuration: .init(additionalChannelHandlers: [api.depositFastPath(serverName: "mwid")])),
             configuration: .init(address: .hostname(httpAddress.ipAddress ?? "127.0.0.1", port: httpAddress.port ?? 8080),
                                  serverName: "mwid"),
             onServerRunning: { channel in

@@ -15,11 +15,19 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
                 throw APIError(.unauthorized, code: "unauthorized",
                                "missing Authorization: Bearer TOKEN (the token is in the data folder's admin.token)")
             }
-            guard header.lowercased().hasPrefix("bearer "), Self.same(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), token) else {
+            guard BearerToken.accepts(header, token: token) else {
                 throw APIError(.unauthorized, code: "unauthorized", "the bearer token is not valid")
             }
         }
         return try await next(request, context)
+    }
+
+}
+
+/// The check of an `Authorization` header against the admin token.
+enum BearerToken {
+    static func accepts(_ header: String, token: String) -> Bool {
+        header.lowercased().hasPrefix("bearer ") && same(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), token)
     }
 
     static func same(_ a: String, _ b: String) -> Bool {

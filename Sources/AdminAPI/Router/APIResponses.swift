@@ -8,14 +8,18 @@ enum APIResponses {
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok, location: String? = nil,
                      link: String? = nil) throws -> Response {
-        let data = try APICoding.sharedEncoder.encode(value)
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let location { headers[.location] = location }
         if let link, let name = HTTPField.Name("Link") { headers[name] = link }
-        var buffer = ByteBuffer(bytes: data)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: try body(value)))
+    }
+
+    /// A JSON body, ending with a new line.
+    static func body(_ value: some Encodable) throws -> ByteBuffer {
+        var buffer = ByteBuffer(bytes: try APICoding.sharedEncoder.encode(value))
         buffer.writeString("\n")
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: buffer))
+        return buffer
     }
 
     static func noContent() -> Response { Response(status: .noContent) }

@@ -163,13 +163,14 @@ struct DirectoryRoutes<Context: RequestContext> {
     }
 
     private func messages(_ table: RouteTable<Context>) {
-        let storage = self.storage, clock = self.clock, makeID = self.makeID, stateChanged = self.stateChanged, sms = self.sms
+        let storage = self.storage, clock = self.clock, stateChanged = self.stateChanged, sms = self.sms
+        let deposits = Deposits(storage: storage, clock: clock, makeID: makeID, stateChanged: stateChanged, sms: sms)
         let base = "/api/v1/mailboxes/{identity}/messages"
         let committed = { @Sendable (identity: String, change: MailboxChange) in
             if change.state != change.previousState { stateChanged(identity) }
         }
         // Made once, not per request: a metric's creation is a lookup in the registry.
-        let counters = Dictionary(uniqueKeysWithValues: ["deposit", "update", "delete"].map {
+        let counters = Dictionary(uniqueKeysWithValues: ["update", "delete"].map {
             ($0, Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", $0)]))
         })
         let changes = { @Sendable (change: String) in counters[change] ?? Counter(label: "mwid_voice_message_changes_total") }
@@ -179,13 +180,9 @@ struct DirectoryRoutes<Context: RequestContext> {
         table.add(.post, base, "Deposit a voice message (moves the lamp)", request: "VoiceMessageDeposit",
                   responses: [(201, "VoiceMessage"), (400, "Error"), (404, "Error"), (413, "Error")]) { request, context in
             let identity = try APIResponses.parameter("identity", context)
-            let deposit = try await APIResponses.decode(VoiceMessageDeposit.self, from: request, context: context)
-            let change = try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock())
-            committed(identity, change)
-            if change.sms != nil { sms?.wake() }
-            changes("deposit").increment()
-            return try APIResponses.json(change.message, status: .created,
-                                         location: "/api/v1/mailboxes/\(APIResponses.pathComponent(identity))/messages/\(change.message.id)")
+            var request = request
+            let deposited = try await deposits.deposit(try await request.collectBody(upTo: APIResponses.maximumBody), mailbox: identity)
+            return try APIResponses.json(deposited.message, status: .created, location: deposited.location)
         }
         let item = "\(base)/{id}"
         table.add(.get, item, "Get one voice message", responses: [(200, "VoiceMessage"), (404, "Error")]) { _, context in

@@ -79,6 +79,10 @@ public actor SubscriptionServer {
     private var live: [String: Live] = [:]
     /// The first subscription of each mailbox; the others follow through `nextInMailbox`.
     private var byMailbox: [String: Live] = [:]
+    /// `live.count`, readable without entering the actor (the dispatcher skips telling
+    /// subscribers when there are none: two hops a batch).
+    private nonisolated let liveCount = Atomic<Int>(0)
+    public nonisolated var hasSubscriptions: Bool { liveCount.load(ordering: .relaxed) > 0 }
     private var expiries = TimerQueue<String>()
     private var retries = TimerQueue<String>()
     private var waker: Task<Void, Never>?
@@ -406,6 +410,7 @@ public actor SubscriptionServer {
             byMailbox[sub.record.mailbox] = sub
         }
         expiries.schedule(sub.record.id, at: sub.expiresAt)
+        liveCount.store(live.count, ordering: .relaxed)
         liveGauge.record(live.count)
         armWaker()
     }
@@ -425,6 +430,7 @@ public actor SubscriptionServer {
         if byMailbox[mailbox] == nil {
             changed(mailbox)  // the last one: unsolicited NOTIFYs may take over again
         }
+        liveCount.store(live.count, ordering: .relaxed)
         liveGauge.record(live.count)
         return sub
     }

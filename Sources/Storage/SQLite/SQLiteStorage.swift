@@ -57,11 +57,16 @@ public final class SQLiteStorage: Storage {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await writes.write(body)
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
-            // Two writers raced past validation (another node, or two requests in one
-            // batch): the database's constraint is the last word.
-            throw DirectoryError(.conflict, field: nil, "the change conflicts with another one: \(error.message ?? "constraint failed")")
+        } catch {
+            throw Self.constraintConflict(error)
         }
+    }
+
+    /// Two writers raced past validation (another node, or two requests in one batch):
+    /// the database's constraint is the last word.
+    private static func constraintConflict(_ error: any Error) -> any Error {
+        guard let error = error as? DatabaseError, error.resultCode == .SQLITE_CONSTRAINT else { return error }
+        return DirectoryError(.conflict, field: nil, "the change conflicts with another one: \(error.message ?? "constraint failed")")
     }
 
     /// A change of a dial plan, gateway or policy: logged, and the directory's version
@@ -515,10 +520,27 @@ public final class SQLiteStorage: Storage {
     }
 
     public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange {
+        try await write(try depositing(deposit, mailbox: identity, id: id, at: now))
+    }
+
+    public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                        completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void) {
+        let body: @Sendable (Database) throws -> MailboxChange
+        do {
+            body = try depositing(deposit, mailbox: identity, id: id, at: now)
+        } catch {
+            return completion(.failure(error))
+        }
+        writes.write(body) { completion($0.mapError(Self.constraintConflict)) }
+    }
+
+    /// A deposit's transaction: checked first (a refusal throws here, before any write).
+    private func depositing(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String,
+                            at now: Date) throws -> @Sendable (Database) throws -> MailboxChange {
         try DirectoryValidation.check(deposit)
         let message = deposit.message(id: id, now: now)
         let delta = MessageWaitingState().changed(from: nil, to: message)
-        return try await write { db in
+        return { db in
             // One statement moves the counts and reads them back (and finds the mailbox).
             guard let row = try db.row("""
                 UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,

@@ -1,0 +1,67 @@
+import Foundation
+import Metrics
+import NIOCore
+import Storage
+import UnifiedMessaging
+
+/// A voice message deposit (`POST /api/v1/mailboxes/{identity}/messages`), from the
+/// request's body to its answer: one piece of logic for the Hummingbird route and for the
+/// fast path that answers deposits on the connection's event loop (`DepositFastPath`).
+struct Deposits: Sendable {
+    let storage: any Storage
+    let clock: @Sendable () -> Date
+    let makeID: @Sendable () -> String
+    /// Told of every committed change of a mailbox's MWI state (the MWI engine listens).
+    let stateChanged: @Sendable (String) -> Void
+    let sms: (any SMSGateway)?
+    private let counter = Counter(label: "mwid_voice_message_changes_total", dimensions: [("change", "deposit")])
+
+    init(storage: any Storage, clock: @escaping @Sendable () -> Date, makeID: @escaping @Sendable () -> String,
+         stateChanged: @escaping @Sendable (String) -> Void, sms: (any SMSGateway)?) {
+        self.storage = storage
+        self.clock = clock
+        self.makeID = makeID
+        self.stateChanged = stateChanged
+        self.sms = sms
+    }
+
+    /// What a deposit answers: the stored message and where it lives.
+    struct Deposited: Sendable {
+        var message: VoiceMessage
+        var location: String
+    }
+
+    static func decode(_ body: ByteBuffer) throws -> VoiceMessageDeposit {
+        try APICoding.sharedDecoder.decode(VoiceMessageDeposit.self, from: Data(body.readableBytesView))
+    }
+
+    /// For the route.
+    func deposit(_ body: ByteBuffer, mailbox identity: String) async throws -> Deposited {
+        let deposit = try Self.decode(body)
+        return committed(try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock()), mailbox: identity)
+    }
+
+    /// For the fast path: `answer` is called on any thread once the deposit is committed
+    /// or refused, with what to send back.
+    func deposit(_ body: ByteBuffer, mailbox identity: String,
+                 answer: @escaping @Sendable (Result<Deposited, any Error>) -> Void) {
+        let deposit: VoiceMessageDeposit
+        do {
+            deposit = try Self.decode(body)
+        } catch {
+            return answer(.failure(error))
+        }
+        storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock()) { result in
+            answer(result.map { self.committed($0, mailbox: identity) })
+        }
+    }
+
+    /// The deposit is committed: the lamp and the text are told, and it is counted.
+    private func committed(_ change: MailboxChange, mailbox identity: String) -> Deposited {
+        if change.state != change.previousState { stateChanged(identity) }
+        if change.sms != nil { sms?.wake() }
+        counter.increment()
+        return Deposited(message: change.message,
+                         location: "/api/v1/mailboxes/\(APIResponses.pathComponent(identity))/messages/\(change.message.id)")
+    }
+}
