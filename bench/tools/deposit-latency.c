@@ -143,8 +143,11 @@ int main(int argc, char **argv) {
         fds[0] = (struct pollfd){.fd = udp, .events = POLLIN};
         for (int i = 0; i < nconn; i++) fds[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
         uint64_t due = start + (uint64_t)next * interval, now = now_ns();
-        int wait_ms = next < total ? (due > now ? (int)((due - now) / 1000000) : 0) : 100;
-        if (poll(fds, (nfds_t)(nconn + 1), wait_ms) <= 0) continue;
+        /* Sleep until the next deposit is due, to the nanosecond (poll's milliseconds
+         * would spin for the last one: a core taken from mwid at 1000/s). */
+        uint64_t wait_ns = next < total ? (due > now ? due - now : 0) : 100000000ull;
+        struct timespec wait = {.tv_sec = (time_t)(wait_ns / 1000000000ull), .tv_nsec = (long)(wait_ns % 1000000000ull)};
+        if (ppoll(fds, (nfds_t)(nconn + 1), &wait, NULL) <= 0) continue;
         if (fds[0].revents & POLLIN) {
             struct sockaddr_in from;
             socklen_t fl = sizeof from;
