@@ -185,7 +185,11 @@ func options(port: Int, transport: String = "UDP", branch: String = SIPIdentifie
             calls.withLockedValue { $0 += 1 }
             return request.message.makeResponse(statusCode: 202, toTag: "once")
         }
-        let endpoint = try await InteropTests.endpoint(router: router)
+        // Timer J (64×T1) must outlast a loaded machine's delays between the copies: at the
+        // fast timers' 3.2 s it once ran out before the second copy arrived.
+        let endpoint = try await InteropTests.endpoint(router: router) {
+            $0.timers = SIPTimers(t1: .milliseconds(500), t2: .seconds(4), t4: .seconds(5))
+        }
         defer { Task { await endpoint.shutdown() } }
         let client = try await RawClient(udp: true, to: try #require(await endpoint.localAddress(.udp)))
         defer { Task { await client.close() } }

@@ -22,8 +22,6 @@ public final class SQLiteStorage: Storage {
         configuration.label = "mwid"
         configuration.prepareDatabase { db in
             try db.run("PRAGMA synchronous = FULL")
-            // Checkpoints are run beside the writer, not inside its commits (Checkpointer).
-            try db.run("PRAGMA wal_autocheckpoint = 0")
             // A million mailboxes and their delivery records are some hundreds of MB: a
             // larger page cache keeps the hot pages. (Memory-mapped reads were tried:
             // a growing file makes every reader remap, which costs more than it saves.)
