@@ -41,8 +41,14 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
     private var state = State.idle
     /// Requests handed on to Hummingbird whose answer has not ended yet.
     private var handedOn = 0
-    /// What arrived while a deposit was being committed, in order.
-    private var held: [HTTPRequestPart] = []
+    /// What arrived while a deposit was being committed, in order: requests, and the
+    /// client's end of input (handed on at once, it would let Hummingbird close the
+    /// connection before the deposit is answered).
+    private enum Arrival {
+        case part(HTTPRequestPart)
+        case event(Any)
+    }
+    private var held: [Arrival] = []
     private var readWanted = false
     private var date = HTTPDate()
     private var committing: Bool {
@@ -64,7 +70,7 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
     private func take(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch state {
         case .committing:
-            held.append(part)
+            held.append(.part(part))
         case .collecting(let mailbox, var body):
             switch part {
             case .body(var bytes):
@@ -82,8 +88,9 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
         case .idle:
             if case .head(let head) = part {
                 if handedOn == 0, let mailbox = eligible(head) {
+                    // (A claimed length is not reserved up front: a client may claim 1 MiB and send nothing.)
                     let length = head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
-                    state = .collecting(mailbox: mailbox, body: context.channel.allocator.buffer(capacity: length))
+                    state = .collecting(mailbox: mailbox, body: context.channel.allocator.buffer(capacity: min(length, 4096)))
                     return
                 }
                 handedOn += 1
@@ -154,7 +161,10 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
         // What waited is taken now, in order (it may start another deposit, and wait again).
         if !held.isEmpty {
             while !committing, !held.isEmpty {
-                take(held.removeFirst(), context: context)
+                switch held.removeFirst() {
+                case .part(let part): take(part, context: context)
+                case .event(let event): context.fireUserInboundEventTriggered(event)
+                }
             }
             // What was handed on is delivered to Hummingbird's stream at a read's end.
             context.fireChannelReadComplete()
@@ -162,6 +172,14 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
         if readWanted, !committing {
             readWanted = false
             context.read()
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if committing || !held.isEmpty {
+            held.append(.event(event))
+        } else {
+            context.fireUserInboundEventTriggered(event)
         }
     }
 

@@ -83,8 +83,11 @@ import Testing
         #expect(counts["urgentNew"] as? Int == 2 && counts["new"] as? Int == 2, "both good deposits, and nothing of the bad ones")
     }
 
-    @Test func requestsSentTogetherAreAnsweredInOrderWhicheverPathAnswersThem() async throws {
-        let mwid = try await provisioned("fast-deposit-pipelined")
+    /// `halfClose`: the client ends its side once it has written everything (as `nc -N`
+    /// does); it must still get every answer.
+    @Test(arguments: [false, true])
+    func requestsSentTogetherAreAnsweredInOrderWhicheverPathAnswersThem(halfClose: Bool) async throws {
+        let mwid = try await provisioned("fast-deposit-pipelined-\(halfClose)")
         defer { mwid.stop() }
         func deposit(_ body: String, mailbox: String = "alice%40example.com") -> String {
             "POST /api/v1/mailboxes/\(mailbox)/messages HTTP/1.1\r\nHost: mwid\r\nAuthorization: Bearer \(mwid.token)\r\n"
@@ -102,7 +105,7 @@ import Testing
             "GET /healthz HTTP/1.1\r\nHost: mwid\r\n\r\n",
             mwiState,
         ]
-        let answers = try HTTPWire.exchange(port: mwid.httpPort, requests.joined(), answers: requests.count)
+        let answers = try HTTPWire.exchange(port: mwid.httpPort, requests.joined(), answers: requests.count, halfClose: halfClose)
         #expect(answers.map(\.status) == [201, 200, 201, 400, 404, 201, 201, 200, 200])
         func field(_ answer: (status: Int, body: String), _ name: String) -> Int? {
             let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any]
@@ -119,7 +122,8 @@ import Testing
 /// HTTP/1.1 over a plain socket: several requests written at once, the answers read
 /// back by their Content-Length (bounded by a deadline).
 enum HTTPWire {
-    static func exchange(port: Int, _ requests: String, answers count: Int, timeout: Double = 10) throws -> [(status: Int, body: String)] {
+    static func exchange(port: Int, _ requests: String, answers count: Int, halfClose: Bool = false,
+                         timeout: Double = 10) throws -> [(status: Int, body: String)] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         try #require(fd >= 0)
         defer { close(fd) }
@@ -133,6 +137,7 @@ enum HTTPWire {
         try #require(connected == 0, "connect to 127.0.0.1:\(port)")
         let bytes = Array(requests.utf8)
         try #require(bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) } == bytes.count)
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var answers: [(status: Int, body: String)] = []
         let deadline = Date().addingTimeInterval(timeout)
