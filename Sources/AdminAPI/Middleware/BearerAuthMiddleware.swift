@@ -21,7 +21,6 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return try await next(request, context)
     }
-
 }
 
 /// The check of an `Authorization` header against the admin token.
