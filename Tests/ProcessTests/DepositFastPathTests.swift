@@ -78,6 +78,12 @@ import Testing
         #expect(Set(fast.headers.keys) == Set(routed.headers.keys).subtracting(["connection"]), "the same headers")
         // The kept-alive deposits (5 bad bodies, the unknown mailbox, the good one) went the fast way.
         #expect(try await mwid.metric("mwid_http_fast_deposits_total") == before + 7)
+        // Their commits are timed in buckets fine enough for latencies under a millisecond.
+        let commits = try await mwid.metric("mwid_storage_commit_duration_count") ?? 0
+        let all = try await mwid.metric("mwid_storage_commit_duration_bucket", #"le="+Inf""#)
+        let fine = try await mwid.metric("mwid_storage_commit_duration_bucket", #"le="0.0005""#)
+        #expect(commits >= 2 && all == commits)
+        #expect(fine != nil, "a bucket at 0.5 ms")
         let status = try await mwid.mwictl(["mwi", "status", "alice@example.com", "--json"])
         let counts = try #require(try JSONSerialization.jsonObject(with: Data(status.out.utf8)) as? [String: Any])
         #expect(counts["urgentNew"] as? Int == 2 && counts["new"] as? Int == 2, "both good deposits, and nothing of the bad ones")
