@@ -314,4 +314,3 @@ import UnifiedMessaging
         #expect(try await storage.messages(mailbox: "alice@example.com").count == 60)
     }
 }
-

@@ -29,7 +29,7 @@ public final class SQLiteStorage: Storage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
-        writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path), walPath: path + "-wal")
+        writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
         self.clock = clock
         self.path = path
     }
@@ -46,9 +46,9 @@ public final class SQLiteStorage: Storage {
     /// The hot path's short reads (the delivery contexts of one mailbox or of one
     /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread — a
     /// reader connection's queue taken with `sync` — rather than handed to the queue and
-    /// awaited, since two thread hops cost
-    /// more than the read; and without a transaction around them, each statement seeing
-    /// the database as of its own start, which is enough where every row stands alone.
+    /// awaited, since two thread hops cost more than the read; and without a transaction
+    /// around them, each statement seeing the database as of its own start, which is
+    /// enough where every row stands alone.
     /// Long reads (lists, start-up) stay on `read`, off the tasks' threads.
     func readShort<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
 

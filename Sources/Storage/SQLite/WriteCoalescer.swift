@@ -14,11 +14,11 @@ import Synchronization
 /// task in between cost three more, a third of a deposit's latency).
 final class WriteCoalescer: Sendable {
     private let writer: any DatabaseWriter
+    /// Keeps the WAL short; told of every commit.
     private let checkpointer: Checkpointer?
     private struct Waiting {
         var pending: [any CoalescedWrite] = []
         var draining = false
-        var commitsSinceWALCheck = 0
     }
     private let waiting = Mutex(Waiting())
     private let queue = DispatchQueue(label: "mwid.storage.group-commit")
@@ -27,19 +27,12 @@ final class WriteCoalescer: Sendable {
     private let commits = Counter(label: "mwid_storage_commits_total")
     private let writes = Counter(label: "mwid_storage_writes_total")
     private let commitTime = Metrics.Timer(label: "mwid_storage_commit_duration")
-
-    /// The WAL file, and the size past which it is checkpointed and truncated.
-    private let walPath: String?
-    private let walLimit: Int
     private let truncations = Counter(label: "mwid_storage_wal_truncations_total")
 
-    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, maximumBatch: Int = 512,
-         walPath: String? = nil, walLimit: Int = 64 << 20) {
+    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, maximumBatch: Int = 512) {
         self.writer = writer
         self.checkpointer = checkpointer
         self.maximumBatch = maximumBatch
-        self.walPath = walPath
-        self.walLimit = walLimit
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -84,30 +77,15 @@ final class WriteCoalescer: Sendable {
                 commits.increment()
                 writes.increment(by: batch.count)
                 for job in batch { job.finish() }
-                checkpointer?.committed()
+                if checkpointer?.committed() == .truncate {
+                    // A checkpoint in full that rewinds the WAL must be the writer's own.
+                    _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                    truncations.increment()
+                }
             } catch {
                 for job in batch { job.fail(error) }
             }
-            boundWAL()
         }
-    }
-
-    /// SQLite's automatic checkpoints copy the WAL back but cannot rewind it while readers
-    /// keep reading, which under steady load they always do: the WAL grows, and every
-    /// read and commit slows with it. So once in a while, when it has grown past
-    /// `walLimit`, it is checkpointed in full and truncated (waiting for the readers of
-    /// the moment, a few milliseconds).
-    private func boundWAL() {
-        let check = waiting.withLock { waiting in
-            waiting.commitsSinceWALCheck += 1
-            guard waiting.commitsSinceWALCheck >= 128 else { return false }
-            waiting.commitsSinceWALCheck = 0
-            return true
-        }
-        guard check, let walPath,
-              let size = try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int, size > walLimit else { return }
-        _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
-        truncations.increment()
     }
 }
 
