@@ -168,6 +168,9 @@ actor FakeGateway: NotifyTransport {
         _ = try await storage.updatePolicy(named: "Default") { $0.allowMessageWaitingIndicator = true }
         dispatcher.stateChanged(mailbox: "alice")
         try await eventually { try await storage.events(EventQuery(subject: "alice")).contains { $0.kind == "mwi.failed" } }
+        // Attempts are written in batches after they happen (recordInterval): the last ones
+        // may land after the event, on a loaded machine noticeably so.
+        try await eventually { try await storage.attempts(mailbox: "alice", limit: 50).count >= 2 }
         let attempts = try await storage.attempts(mailbox: "alice", limit: 50)
         #expect(attempts.count >= 2 && attempts.allSatisfy { !$0.delivered && $0.response == "transaction timed out" })
         #expect(try await storage.deliveryContext(mailbox: "alice").isPending)
