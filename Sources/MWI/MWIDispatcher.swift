@@ -645,7 +645,7 @@ public actor MWIDispatcher {
         let proxy = response.statusCode == 407
         guard let header = (try? proxy ? response.proxyAuthenticate() : response.wwwAuthenticate())?.first,
               let challenge = try? DigestChallenge(header), let uri = request.requestURI else { return nil }
-        var rng = SystemRandomNumberGenerator()
+        var rng = SharedSystemRandom()
         let credentials = SIPDigest.answer(challenge, method: .notify, uri: uri.description, username: username,
                                            password: password, cnonce: SIPDigest.makeCNonce(using: &rng))
         var again = request

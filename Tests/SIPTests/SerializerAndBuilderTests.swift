@@ -67,6 +67,22 @@ import Testing
         #expect(h.first(.subject) == "evil  Via: injected")
     }
 
+    @Test func identifiersAreFixedWidthLowercaseHex() {
+        struct Fixed: RandomNumberGenerator {
+            var value: UInt64
+            mutating func next() -> UInt64 { value }
+        }
+        var small = Fixed(value: 0xA5)
+        #expect(SIPIdentifiers.tag(using: &small) == "00000000000000a")  // 60 bits: 0xA5 >> 4
+        #expect(SIPIdentifiers.branch(using: &small) == "z9hG4bK00000000000000a5")
+        var large = Fixed(value: .max)
+        #expect(SIPIdentifiers.callID(using: &large) == String(repeating: "f", count: 32))
+        // The process-wide buffered generator: distinct values, across refills of its buffer.
+        var shared = SharedSystemRandom()
+        let tags = Set((0..<1_000).map { _ in SIPIdentifiers.tag(using: &shared) })
+        #expect(tags.count == 1_000 && tags.allSatisfy { $0.utf8.count == 15 })
+    }
+
     @Test func buildsARequest() throws {
         var rng = SplitMix64(seed: 7)
         let branch = SIPIdentifiers.branch(using: &rng)

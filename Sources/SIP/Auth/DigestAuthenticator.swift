@@ -51,7 +51,7 @@ public struct DigestAuthenticator: Sendable {
     }
 
     public func challenge(now: Int64, algorithm: DigestAlgorithm = .md5, stale: Bool = false) -> DigestChallenge {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SharedSystemRandom()
         return challenge(now: now, algorithm: algorithm, stale: stale, using: &rng)
     }
 

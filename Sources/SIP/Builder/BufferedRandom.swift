@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Random numbers from the system's cryptographic source, read 512 bytes at a time
 /// instead of one system call per number: identifiers (branches, tags, Call-IDs) are
@@ -42,4 +43,15 @@ public struct BufferedSystemRandom: RandomNumberGenerator, Sendable {
         buffer = fresh
         position = 0
     }
+}
+
+/// One buffered generator for the whole process, behind a lock, for callers that keep
+/// none of their own (a tag for a refusal, a nonce for a challenge): a lock taken without
+/// contention costs far less than the system call of `SystemRandomNumberGenerator`.
+public struct SharedSystemRandom: RandomNumberGenerator, Sendable {
+    private static let generator = Mutex(BufferedSystemRandom())
+
+    public init() {}
+
+    public mutating func next() -> UInt64 { Self.generator.withLock { $0.next() } }
 }

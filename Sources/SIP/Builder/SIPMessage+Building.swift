@@ -21,7 +21,7 @@ public enum SIPIdentifiers {
     }
 
     public static func branch() -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SharedSystemRandom()
         return branch(using: &rng)
     }
 
@@ -45,18 +45,27 @@ public enum SIPIdentifiers {
     }
 
     public static func tag() -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SharedSystemRandom()
         return tag(using: &rng)
     }
 
     public static func callID(host: String? = nil) -> String {
-        var rng = SystemRandomNumberGenerator()
+        var rng = SharedSystemRandom()
         return callID(host: host, using: &rng)
     }
 
+    /// The low `digits` hex digits of `v` (1 to 16), lowercase and zero-padded, written in one go.
     static func hex(_ v: UInt64, digits: Int) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: max(0, digits - s.count)) + s
+        let count = Swift.min(Swift.max(digits, 1), 16)
+        return String(unsafeUninitializedCapacity: count) { out in
+            var rest = v
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                let nibble = UInt8(truncatingIfNeeded: rest & 0xF)
+                out[i] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                rest >>= 4
+            }
+            return count
+        }
     }
 }
 
