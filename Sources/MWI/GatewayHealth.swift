@@ -86,7 +86,7 @@ public actor GatewayHealth {
         let kind = MWINotify.transport(for: gateway, dialPlan: plan)
         let (host, _) = await transport.sentBy(kind)
         let address = gateway.address.hasPrefix("[") ? String(gateway.address.dropFirst().dropLast()) : gateway.address
-        let uriHost = address.contains(":") ? "[\(address)]" : address
+        let uriHost = address.utf8.contains(UInt8(ascii: ":")) ? "[\(address)]" : address
         let target = SIPURI(host: uriHost, port: UInt16(clamping: gateway.port))
         let request = SIPMessage.request(
             method: .options, uri: target,

@@ -20,7 +20,8 @@ public enum MWINotify {
     /// user's SIP URI (SipName), `sip:+E164@PEER;user=phone` (E164).
     public static func target(mailbox: UMMailbox, dialPlan: DialPlan, gateway: IPGateway) -> SIPURI {
         // An IPv6 literal is written in brackets in a SIP URI.
-        let host = gateway.address.contains(":") && !gateway.address.hasPrefix("[") ? "[\(gateway.address)]" : gateway.address
+        let address = gateway.address
+        let host = address.utf8.contains(UInt8(ascii: ":")) && !address.hasPrefix("[") ? "[\(address)]" : address
         let port = UInt16(clamping: gateway.port)
         switch dialPlan.uriType {
         case .telExtn:

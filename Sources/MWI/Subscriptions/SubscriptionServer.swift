@@ -395,7 +395,7 @@ public actor SubscriptionServer {
 
     static func show(_ address: SocketAddress) -> String {
         let ip = address.ipAddress ?? "?"
-        return ip.contains(":") ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
+        return ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]:\(address.port ?? 0)" : "\(ip):\(address.port ?? 0)"
     }
 
     // MARK: The registry

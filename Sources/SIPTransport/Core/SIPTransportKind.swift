@@ -46,7 +46,7 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
     public var effectivePort: Int { port ?? transport.defaultPort }
 
     public var description: String {
-        let h = host.contains(":") ? "[\(host)]" : host
+        let h = host.utf8.contains(UInt8(ascii: ":")) ? "[\(host)]" : host
         return "\(transport)://\(h):\(effectivePort)"
     }
 }

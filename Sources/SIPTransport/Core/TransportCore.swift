@@ -558,7 +558,7 @@ final class TransportCore {
         let port = address?.port ?? transport.defaultPort
         if let advertised = configuration.advertisedHost { return (advertised, port) }
         guard let ip = address?.ipAddress else { return ("127.0.0.1", port) }
-        return (ip.contains(":") ? "[\(ip)]" : ip, port)
+        return (ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]" : ip, port)
     }
 
     /// RFC 3261 §18.2.2 with RFC 3581: the source address, and the source port when the
@@ -577,7 +577,7 @@ final class TransportCore {
         var changed = false
         let host = via.host.hasPrefix("[") ? String(via.host.dropFirst().dropLast()) : via.host
         if host != ip {
-            stamped.received = ip.contains(":") ? "[\(ip)]" : ip
+            stamped.received = ip.utf8.contains(UInt8(ascii: ":")) ? "[\(ip)]" : ip
             changed = true
         }
         if via.rportRequested, via.rport == nil, let port = source.port {
