@@ -244,7 +244,8 @@ import UnifiedMessaging
         ])
         let context = try await storage.deliveryContext(mailbox: "alice@example.com")
         #expect(context.acknowledged?.version == 2 && context.acknowledged?.state.new == 2, "a late answer for an older state")
-        #expect(try await storage.attempts(mailbox: "alice@example.com", limit: 10).map(\.response) == ["200 OK", "200 OK", "timeout"])
+        let responses = try await storage.attempts(mailbox: "alice@example.com", limit: 10).map(\.response)
+        #expect(responses == ["200 OK", "200 OK", "timeout"], "\(responses)")
         for _ in 0..<60 { try await storage.recordDeliveries([DeliveryOutcome(mailbox: "alice@example.com", attempts: [attempt(3, delivered: true)])]) }
         let kept = try await storage.attempts(mailbox: "alice@example.com", limit: 100).count
         #expect((50..<66).contains(kept), "the newest 50 are kept, and at most 15 more until the next pruning (\(kept))")

@@ -7,6 +7,7 @@ public import UnifiedMessaging
 /// (`synchronous = FULL`) commits, concurrent readers, and group commit of writes.
 public final class SQLiteStorage: Storage {
     private let pool: DatabasePool
+    private let shortReaders: ShortReaders
     private let writes: WriteCoalescer
     /// Dial plans, policies and gateways as of a directory version: what every delivery
     /// needs besides its mailbox, read once instead of once per NOTIFY.
@@ -29,6 +30,7 @@ public final class SQLiteStorage: Storage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
+        shortReaders = ShortReaders(path: path)
         writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
         self.clock = clock
         self.path = path
@@ -44,13 +46,13 @@ public final class SQLiteStorage: Storage {
     }
 
     /// The hot path's short reads (the delivery contexts of one mailbox or of one
-    /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread — a
-    /// reader connection's queue taken with `sync` — rather than handed to the queue and
-    /// awaited, since two thread hops cost more than the read; and without a transaction
-    /// around them, each statement seeing the database as of its own start, which is
-    /// enough where every row stands alone.
+    /// dispatcher batch, tens to hundreds of microseconds): run on the calling thread, on a
+    /// connection of `ShortReaders`, rather than handed to a queue and awaited, since two
+    /// thread hops cost more than the read; and without a transaction around them, each
+    /// statement seeing the database as of its own start, which is enough where every row
+    /// stands alone.
     /// Long reads (lists, start-up) stay on `read`, off the tasks' threads.
-    func readShort<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
+    func readShort<T>(_ body: (Database) throws -> T) throws -> T { try shortReaders.read(body) }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
@@ -409,15 +411,14 @@ public final class SQLiteStorage: Storage {
     }
 
     nonisolated(nonsending) public func deliveryContexts(mailboxes identities: [String]) async throws -> [String: DeliveryContext] {
-        let cached = snapshot.withLock { $0 }
-        return try readShort { db in
-            let directory = try self.directory(db, cached: cached)
+        try readShort { db in
             var contexts: [String: DeliveryContext] = [:]
             contexts.reserveCapacity(identities.count)
-            for chunk in stride(from: 0, to: identities.count, by: 500).map({ identities[$0..<min($0 + 500, identities.count)] }) {
+            for start in stride(from: 0, to: identities.count, by: 500) {
+                let chunk = identities[start..<min(start + 500, identities.count)]
                 let filter = chunk.count == 1 ? "m.identity = ?"
                     : "m.identity IN (" + Array(repeating: "?", count: chunk.count).joined(separator: ",") + ")"
-                for context in try Self.contexts(db, directory, where: filter, StatementArguments(Array(chunk))) {
+                for context in try self.contexts(db, where: filter, Self.arguments(chunk)) {
                     contexts[context.mailbox.identity] = context
                 }
             }
@@ -429,10 +430,16 @@ public final class SQLiteStorage: Storage {
         guard let (filter, arguments) = Self.addressFilter(extension: `extension`, resourceIdentifiers: resourceIdentifiers) else {
             return []
         }
-        let cached = snapshot.withLock { $0 }
-        return try readShort { db in
-            try Self.contexts(db, try self.directory(db, cached: cached), where: filter, arguments)
-        }
+        return try readShort { db in try self.contexts(db, where: filter, arguments) }
+    }
+
+    /// Statement arguments from strings, through GRDB's initializer for existentials: its
+    /// generic one builds a key path at every call (seen in the profiles of the look-ups).
+    static func arguments(_ values: some Collection<String>) -> StatementArguments {
+        var existentials: [(any DatabaseValueConvertible)?] = []
+        existentials.reserveCapacity(values.count)
+        for value in values { existentials.append(value) }
+        return StatementArguments(existentials)
     }
 
     /// The condition on `m` (the mailbox) of the mailboxes a SIP address names: its
@@ -444,7 +451,7 @@ public final class SQLiteStorage: Storage {
         guard `extension` != nil || !identifiers.isEmpty else { return nil }
         let filter = identifiers.count < addressFilters.count
             ? addressFilters[identifiers.count][`extension` == nil ? 0 : 1] : addressFilterText(identifiers.count, `extension` != nil)
-        return (filter, StatementArguments([`extension`].compactMap { $0 } + identifiers))
+        return (filter, arguments(`extension`.map { [$0] + identifiers } ?? identifiers))
     }
 
     /// The filters of the usual address shapes, made once (building the text per lookup
@@ -457,11 +464,10 @@ public final class SQLiteStorage: Storage {
             .compactMap { $0 }.joined(separator: " OR ")
     }
 
-    /// Dial plans, policies and gateways as of the directory's version: the cached
-    /// snapshot, read again when a directory change bumped the version.
-    private func directory(_ db: Database, cached: DirectorySnapshot?) throws -> DirectorySnapshot {
-        let version = try Int64.fetchOne(db.cachedStatement(sql: "SELECT version FROM directory_version")) ?? 0
-        if let cached, cached.version == version { return cached }
+    /// Dial plans, policies and gateways as of `version` of the directory: the cached
+    /// snapshot, or read again (and cached) when a directory change bumped the version.
+    private func directory(_ db: Database, version: Int64) throws -> DirectorySnapshot {
+        if let cached = snapshot.withLock({ $0 }), cached.version == version { return cached }
         let fresh = DirectorySnapshot(
             version: version, dialPlans: try db.rows("SELECT * FROM dial_plan").map(DialPlan.init(row:)),
             policies: try db.rows("SELECT * FROM mailbox_policy").map(MailboxPolicy.init(row:)),
@@ -470,19 +476,26 @@ public final class SQLiteStorage: Storage {
         return fresh
     }
 
-    /// The delivery contexts of the mailboxes `filter` selects (on `m`, the mailbox).
-    private static func contexts(_ db: Database, _ directory: DirectorySnapshot, where filter: String,
-                                 _ arguments: StatementArguments) throws -> [DeliveryContext] {
+    /// The delivery contexts of the mailboxes `filter` selects (on `m`, the mailbox). One
+    /// statement: the directory's version comes with the rows (the cached dial plans,
+    /// policies and gateways are used while it has not moved), so the look-up takes the
+    /// database's read lock once and sees one state of it.
+    private func contexts(_ db: Database, where filter: String, _ arguments: StatementArguments) throws -> [DeliveryContext] {
         // Columns by position: reading a row by column name costs a search per field. A
         // cursor reads the values straight from the statement instead of copying each row.
         let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
                 m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
-                a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at, m.mwi_source
+                a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at, m.mwi_source,
+                (SELECT version FROM directory_version)
             FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
             """), arguments: arguments)
+        var directory: DirectorySnapshot?
         var contexts: [DeliveryContext] = []
         while let row = try rows.next() {
+            let version: Int64 = row[20] ?? 0
+            if directory?.version != version { directory = try self.directory(db, version: version) }
+            guard let directory else { continue }
             let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
                                     sipResourceIdentifier: row[4],
                                     umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
@@ -624,9 +637,11 @@ public final class SQLiteStorage: Storage {
         guard !outcomes.isEmpty else { return }
         try await write { db in
             let exists = try db.cachedStatement(sql: "SELECT 1 FROM mailbox WHERE identity = ?")
+            // The mailbox may have been removed meanwhile: nothing to keep then. The insert
+            // checks it itself (one statement a NOTIFY less than a query before it).
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO mwi_attempt (mailbox, version, state, gateway, transport, at, response, delivered)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM mailbox WHERE identity = ?9)
                 """)
             let prune = try db.cachedStatement(sql: """
                 DELETE FROM mwi_attempt WHERE mailbox = ? AND id <= (
@@ -641,14 +656,14 @@ public final class SQLiteStorage: Storage {
                     urgent_old_count = excluded.urgent_old_count, gateway = excluded.gateway, at = excluded.at
                 WHERE excluded.version >= mwi_acknowledged.version
                 """)
-            for outcome in outcomes {
-                // The mailbox may have been removed meanwhile: nothing to keep then.
-                guard try Row.fetchOne(exists, arguments: [outcome.mailbox]) != nil else { continue }
+            outcomes: for outcome in outcomes {
+                if outcome.attempts.isEmpty, try Row.fetchOne(exists, arguments: [outcome.mailbox]) == nil { continue }
                 var pruneDue = false
                 for attempt in outcome.attempts {
                     try insert.execute(arguments: [attempt.mailbox, attempt.version, attempt.state.description, attempt.gateway,
                                                    attempt.transport, attempt.at.timeIntervalSince1970, attempt.response,
-                                                   attempt.delivered])
+                                                   attempt.delivered, outcome.mailbox])
+                    if db.changesCount == 0 { continue outcomes }  // the mailbox is gone
                     // Pruning costs an index walk: done at one insert in 16 (by row id), so a
                     // mailbox keeps its newest 50 attempts and rarely a few more meanwhile.
                     pruneDue = pruneDue || db.lastInsertedRowID % 16 == 0
@@ -672,7 +687,7 @@ public final class SQLiteStorage: Storage {
                 guard !identities.isEmpty else { return [] }
                 let marks = Array(repeating: "?", count: identities.count).joined(separator: ",")
                 return try db.strings("UPDATE mailbox SET state_version = state_version + 1 WHERE identity IN (\(marks)) RETURNING identity",
-                                      StatementArguments(identities))
+                                      Self.arguments(identities))
             case .mailbox(let identity):
                 _ = try Self.mailbox(db, identity)
                 (filter, argument) = ("identity = ?", identity)
