@@ -60,6 +60,8 @@ let package = Package(
             path: "Profile/SubscribeBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        .executableTarget(name: "StorageProbe", dependencies: [.product(name: "Storage", package: "mwid")],
+                          path: "Profile/StorageProbe", swiftSettings: [.swiftLanguageMode(.v6)]),
         // PUBLISH → NOTIFY fan-out through mwid or Kamailio presence_mwi (bench/fanout/run).
         .executableTarget(
             name: "FanoutBench",
