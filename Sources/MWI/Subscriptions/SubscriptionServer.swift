@@ -88,7 +88,10 @@ public actor SubscriptionServer {
     private var waker: Task<Void, Never>?
     private var wakerAt: Int64?
     private var authenticator: DigestAuthenticator
-    private var limiter: RequestRateLimiter
+    /// The same key, for challenges only (they need no state): a SUBSCRIBE without
+    /// credentials is answered 401 without entering the actor.
+    private let challenger: DigestAuthenticator
+    private let limiter: Mutex<RequestRateLimiter>
     private var sentByCache: [SIPTransportKind: (host: String, port: Int)] = [:]
     private var stopped = false
 
@@ -106,7 +109,8 @@ public actor SubscriptionServer {
         var rng = SystemRandomNumberGenerator()
         for i in secret.indices { secret[i] = rng.next() }
         authenticator = DigestAuthenticator(realm: settings.realm, secret: secret, nonceLifetime: Int64(settings.nonceLifetime))
-        limiter = RequestRateLimiter(rate: settings.requestRate, burst: settings.requestBurst)
+        challenger = authenticator
+        limiter = Mutex(RequestRateLimiter(rate: settings.requestRate, burst: settings.requestBurst))
         notifyCounters = Dictionary(uniqueKeysWithValues: ["2xx", "481", "failed", "timeout", "transport"].map {
             ($0, Counter(label: "mwid_subscription_notifies_total", dimensions: [("result", $0)]))
         })
@@ -129,7 +133,7 @@ public actor SubscriptionServer {
 
     // MARK: Time
 
-    private func nowNanos() -> Int64 { Self.nanos(clock()) }
+    private nonisolated func nowNanos() -> Int64 { Self.nanos(clock()) }
     private static func nanos(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1e9).rounded()) }
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -137,8 +141,10 @@ public actor SubscriptionServer {
 
     // MARK: SUBSCRIBE
 
-    /// Answers a SUBSCRIBE (initial, refresh or unsubscribe).
-    public func handleSubscribe(_ incoming: SIPIncomingRequest) async -> SIPReply {
+    /// Answers a SUBSCRIBE (initial, refresh or unsubscribe). What needs only the request —
+    /// its checks, the flood guard, the challenge of a new one without credentials (half
+    /// of the SUBSCRIBEs a phone sends) — is answered without entering the actor.
+    public nonisolated func handleSubscribe(_ incoming: SIPIncomingRequest) async -> SIPReply {
         let request = incoming.message
         switch SubscriptionRules.check(request, settings: settings) {
         case .failure(let refusal):
@@ -146,7 +152,9 @@ public actor SubscriptionServer {
         case .success(let intent):
             if let refusal = limit(incoming) { return SIPReply(refusal.response(to: request)) }
             do throws(SIPRefusal) {
-                return intent.toTag == nil ? try await subscribe(intent, incoming) : try await refresh(intent, incoming)
+                guard intent.toTag == nil else { return try await refresh(intent, incoming) }
+                try challengeUnlessCredentials(request, from: incoming.source)
+                return try await subscribe(intent, incoming)
             } catch {
                 return SIPReply(error.response(to: request))
             }
@@ -154,18 +162,18 @@ public actor SubscriptionServer {
     }
 
     /// The per-address flood guard (trusted peers are not limited).
-    func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
+    nonisolated func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
         let address = incoming.source.ipAddress ?? "?"
-        guard !settings.isTrusted(address), !limiter.allow(address, now: nowNanos()) else { return nil }
-        return SIPRefusal(503, "Service Unavailable (too many requests from \(address))",
-                          headers: [(.retryAfter, "\(limiter.retryAfter(address))")])
+        guard !settings.isTrusted(address) else { return nil }
+        let now = nowNanos()
+        guard let retryAfter = limiter.withLock({ $0.allow(address, now: now) ? nil : $0.retryAfter(address) }) else { return nil }
+        return SIPRefusal(503, "Service Unavailable (too many requests from \(address))", headers: [(.retryAfter, "\(retryAfter)")])
     }
 
-    /// A new subscription (no To-tag): find the mailbox, authenticate, admit, store, 200,
-    /// then the first NOTIFY.
+    /// A new subscription (no To-tag) that carries credentials or comes from a trusted peer:
+    /// find the mailbox, authenticate, admit, store, 200, then the first NOTIFY.
     private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
         let request = incoming.message
-        try challengeUnlessCredentials(request, from: incoming.source)
         let context = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source, naming: intent.requestURI)
         let target = context.mailbox
         let subscriber = try await authenticate(request, method: .subscribe, source: incoming.source, target: target)
@@ -303,7 +311,7 @@ public actor SubscriptionServer {
 
     /// A request without credentials from a peer that is not trusted is challenged before
     /// anything is looked up: it learns nothing, not even whether the mailbox exists.
-    func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
+    nonisolated func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
         guard !settings.isTrusted(source.ipAddress ?? "?"), Self.credentials(request, realm: settings.realm) == nil else { return }
         throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
     }
@@ -373,9 +381,9 @@ public actor SubscriptionServer {
     }
 
     /// A 401 with one challenge per configured algorithm (RFC 7616: MD5, SHA-256).
-    private func challenge(now: Int64, stale: Bool) -> SIPRefusal {
+    private nonisolated func challenge(now: Int64, stale: Bool) -> SIPRefusal {
         SIPRefusal(401, "Unauthorized", headers: settings.digestAlgorithms.map { algorithm in
-            (.wwwAuthenticate, authenticator.challenge(now: now, algorithm: algorithm, stale: stale).header.description)
+            (.wwwAuthenticate, challenger.challenge(now: now, algorithm: algorithm, stale: stale).header.description)
         })
     }
 
