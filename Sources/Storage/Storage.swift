@@ -76,7 +76,9 @@ public protocol Storage: Sendable {
     // MARK: Subscriptions (RFC 6665)
     /// The mailboxes a SUBSCRIBE can name — those whose extension is `extension` (in any
     /// dial plan) or whose `sipResourceIdentifier` is one of `resourceIdentifiers` — with
-    /// their delivery contexts, in one read.
+    /// their delivery contexts, in one read. Not `nonisolated(nonsending)`: run on the
+    /// notifier's actor, the read held up the other SUBSCRIBEs (measured: 2716–2965 →
+    /// 2309–2440 SUBSCRIBE/s).
     func deliveryContexts(extension: String?, resourceIdentifiers: [String]) async throws -> [DeliveryContext]
     /// Every stored subscription (to re-arm them after a restart).
     func subscriptions() async throws -> [MWISubscription]
