@@ -26,13 +26,13 @@ func timed(_ name: String, _ body: (Int) async throws -> Int) async rethrows {
 }
 // Off the main actor, as in mwid (its tasks run on the global executor's threads).
 try await Task.detached {
-try await timed("by address (a SUBSCRIBE)") { i in
-    let e = ext(i)
-    return try await storage.deliveryContexts(extension: e, resourceIdentifiers: [e, "sip:\(e)@127.0.0.1", "sips:\(e)@127.0.0.1"]).count
-}
-try await timed("by extension") { i in try await storage.deliveryContexts(extension: ext(i), resourceIdentifiers: []).count }
-let identities = try await storage.deliveryContexts(extension: ext(0), resourceIdentifiers: []).map(\.mailbox.identity)
-if let identity = identities.first {
-    try await timed("by identity (one mailbox)") { _ in try await storage.deliveryContexts(mailboxes: [identity]).count }
-}
+    try await timed("by address (a SUBSCRIBE)") { i in
+        let e = ext(i)
+        return try await storage.deliveryContexts(extension: e, resourceIdentifiers: [e, "sip:\(e)@127.0.0.1", "sips:\(e)@127.0.0.1"]).count
+    }
+    try await timed("by extension") { i in try await storage.deliveryContexts(extension: ext(i), resourceIdentifiers: []).count }
+    let identities = try await storage.deliveryContexts(extension: ext(0), resourceIdentifiers: []).map(\.mailbox.identity)
+    if let identity = identities.first {
+        try await timed("by identity (one mailbox)") { _ in try await storage.deliveryContexts(mailboxes: [identity]).count }
+    }
 }.value

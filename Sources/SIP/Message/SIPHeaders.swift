@@ -144,12 +144,10 @@ public struct SIPHeaders: Sendable, Sequence {
         let nameStart = storage.count
         storage.append(contentsOf: (spelling ?? name.rawName).utf8)
         let valueStart = storage.count
-        // Copied at once, then line breaks (rare) replaced in place: appending byte by
-        // byte showed in the profiles of every message mwid builds.
+        // Copied at once, then line breaks replaced in place: appending byte by byte
+        // showed in the profiles of every message mwid builds.
         storage.append(contentsOf: value.utf8)
-        if value.utf8.contains(where: { $0 == ASCII.cr || $0 == ASCII.lf }) {
-            for i in valueStart..<storage.count where storage[i] == ASCII.cr || storage[i] == ASCII.lf { storage[i] = ASCII.space }
-        }
+        for i in valueStart..<storage.count where storage[i] == ASCII.cr || storage[i] == ASCII.lf { storage[i] = ASCII.space }
         return Field(
             nameStart: UInt32(nameStart), nameEnd: UInt32(valueStart),
             valueStart: UInt32(valueStart), valueEnd: UInt32(storage.count),

@@ -15,6 +15,9 @@ public final class SQLiteStorage: Storage {
     let clock: @Sendable () -> Date
     public let path: String
 
+    /// 16 MiB of page cache per connection, the pool's and the short readers'.
+    static let pageCache = "PRAGMA cache_size = -16384"
+
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
     public init(path: String, clock: @escaping @Sendable () -> Date = { Date() }) throws {
         var configuration = Configuration()
@@ -26,7 +29,7 @@ public final class SQLiteStorage: Storage {
             // A million mailboxes and their delivery records are some hundreds of MB: a
             // larger page cache keeps the hot pages. (Memory-mapped reads were tried:
             // a growing file makes every reader remap, which costs more than it saves.)
-            try db.run("PRAGMA cache_size = -16384")  // 16 MiB per connection
+            try db.run(Self.pageCache)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteSchema.migrator.migrate(pool)
@@ -490,12 +493,9 @@ public final class SQLiteStorage: Storage {
                 (SELECT version FROM directory_version)
             FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
             """), arguments: arguments)
-        var directory: DirectorySnapshot?
         var contexts: [DeliveryContext] = []
         while let row = try rows.next() {
-            let version: Int64 = row[20] ?? 0
-            if directory?.version != version { directory = try self.directory(db, version: version) }
-            guard let directory else { continue }
+            let directory = try self.directory(db, version: row[20] ?? 0)
             let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
                                     sipResourceIdentifier: row[4],
                                     umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,

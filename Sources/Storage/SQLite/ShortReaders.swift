@@ -23,7 +23,7 @@ final class ShortReaders: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.label = "mwid.short-reader"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -16384")  // as the pool's connections
+            try db.run(SQLiteStorage.pageCache)
         }
         self.path = path
         self.configuration = configuration
