@@ -115,7 +115,8 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
               fields[values: .connection].allSatisfy({ $0.lowercased() != "close" }),
               let authorization = fields[.authorization], BearerToken.accepts(authorization, token: token)
         else { return nil }
-        return String(segment).removingPercentEncoding ?? String(segment)
+        let identity = String(segment)
+        return identity.utf8.contains(UInt8(ascii: "%")) ? identity.removingPercentEncoding ?? identity : identity
     }
 
     private func commit(_ body: ByteBuffer, mailbox: String, context: ChannelHandlerContext) {
@@ -136,7 +137,8 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
         var body: ByteBuffer
         do {
             let deposited = try result.get()
-            body = try APIResponses.body(deposited.message)
+            body = try DepositJSON.message(deposited.message, allocator: context.channel.allocator)
+                ?? APIResponses.body(deposited.message)
             fields[.contentType] = "application/json"
             fields[.location] = deposited.location
         } catch {

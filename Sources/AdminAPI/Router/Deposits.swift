@@ -32,7 +32,8 @@ struct Deposits: Sendable {
     }
 
     static func decode(_ body: ByteBuffer) throws -> VoiceMessageDeposit {
-        try APICoding.sharedDecoder.decode(VoiceMessageDeposit.self, from: Data(body.readableBytesView))
+        if let deposit = DepositJSON.deposit(body) { return deposit }
+        return try APICoding.sharedDecoder.decode(VoiceMessageDeposit.self, from: Data(body.readableBytesView))
     }
 
     /// For the route.
