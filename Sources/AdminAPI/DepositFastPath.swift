@@ -102,20 +102,38 @@ public final class DepositFastPath: ChannelDuplexHandler, RemovableChannelHandle
     /// The mailbox of a deposit this path answers, nil for anything to hand on.
     private func eligible(_ head: HTTPRequest) -> String? {
         guard head.method == .post, let path = head.path else { return nil }
-        let route = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        let prefix = "/api/v1/mailboxes/", suffix = "/messages"
-        guard route.hasPrefix(prefix), route.hasSuffix(suffix), route.utf8.count > prefix.utf8.count + suffix.utf8.count else {
+        // By bytes: the route's prefix and suffix are ASCII, so the identity between them
+        // starts and ends on a character's boundary.
+        let bytes = path.utf8
+        let route = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+        let prefix = "/api/v1/mailboxes/".utf8, suffix = "/messages".utf8
+        guard route.count > prefix.count + suffix.count, route.starts(with: prefix), route.suffix(suffix.count).elementsEqual(suffix) else {
             return nil
         }
         let segment = route.dropFirst(prefix.count).dropLast(suffix.count)
-        guard !segment.contains("/") else { return nil }
-        let fields = head.headerFields
-        guard let length = fields[.contentLength].flatMap({ Int($0) }), (0...APIResponses.maximumBody).contains(length),
-              fields[.transferEncoding] == nil, fields[.expect] == nil,
-              fields[values: .connection].allSatisfy({ $0.lowercased() != "close" }),
-              let authorization = fields[.authorization], BearerToken.accepts(authorization, token: token)
+        guard !segment.contains(UInt8(ascii: "/")) else { return nil }
+        // One Content-Length, one Authorization (several go on, as their joined values would).
+        var length: Int?, lengths = 0, authorization: String?, authorizations = 0
+        for field in head.headerFields {
+            switch field.name {
+            case .contentLength:
+                lengths += 1
+                length = Int(field.value)
+            case .authorization:
+                authorizations += 1
+                authorization = field.value
+            case .transferEncoding, .expect:
+                return nil
+            case .connection where field.value.lowercased() == "close":
+                return nil
+            default:
+                continue
+            }
+        }
+        guard lengths == 1, let length, (0...APIResponses.maximumBody).contains(length),
+              authorizations == 1, let authorization, BearerToken.accepts(authorization, token: token)
         else { return nil }
-        let identity = String(segment)
+        let identity = String(Substring(segment))
         return identity.utf8.contains(UInt8(ascii: "%")) ? identity.removingPercentEncoding ?? identity : identity
     }
 

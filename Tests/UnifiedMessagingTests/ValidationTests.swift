@@ -120,7 +120,13 @@ import UnifiedMessaging
     }
 
     @Test func depositLimits() {
-        #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: "", durationSeconds: 3)) }?.field == "from")
+        // Nothing but blanks is no caller: spaces, tabs, Unicode's spaces (no-break, em).
+        for blank in ["", " ", "\t \t", "\u{00A0}", " \u{2003} "] {
+            #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: blank, durationSeconds: 3)) }?.field == "from")
+        }
+        for caller in [" +331 ", "\u{00A0}Zoë", "\n"] {
+            #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: caller, durationSeconds: 3)) } == nil)
+        }
         #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: "+331", durationSeconds: -1)) }?.field == "durationSeconds")
         #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: "+331", durationSeconds: 86_401)) }?.field == "durationSeconds")
         #expect(refusal { try DirectoryValidation.check(VoiceMessageDeposit(from: "+331", durationSeconds: 3)) } == nil)

@@ -212,7 +212,11 @@ public enum DirectoryValidation {
     // MARK: Messages
 
     public static func check(_ deposit: VoiceMessageDeposit) throws(DirectoryError) {
-        guard !deposit.from.trimmingCharacters(in: .whitespaces).isEmpty, deposit.from.count <= 256 else {
+        // Something besides blanks (`CharacterSet.whitespaces`: tab and Unicode's spaces).
+        let blank = { (scalar: Unicode.Scalar) in
+            scalar.isASCII ? scalar == " " || scalar == "\t" : CharacterSet.whitespaces.contains(scalar)
+        }
+        guard !deposit.from.unicodeScalars.allSatisfy(blank), deposit.from.count <= 256 else {
             throw .invalid("from", "must be a caller number or URI of 1 to 256 characters")
         }
         guard (0...86_400).contains(deposit.durationSeconds) else {
