@@ -67,6 +67,14 @@ import Testing
         #expect(h.first(.subject) == "evil  Via: injected")
     }
 
+    @Test func quotedStringsEscapeQuotesAndBackslashesOnly() {
+        #expect(SIPQuoting.quote("") == #""""#)
+        #expect(SIPQuoting.quote("mwid") == #""mwid""#)
+        #expect(SIPQuoting.quote("Zoë 😀, a;b=c") == #""Zoë 😀, a;b=c""#)
+        #expect(SIPQuoting.quote(#"say "hi" \ bye"#) == #""say \"hi\" \\ bye""#)
+        #expect(SIPQuoting.quote(#"\""#) == #""\\\"""#)
+    }
+
     @Test func identifiersAreFixedWidthLowercaseHex() {
         struct Fixed: RandomNumberGenerator {
             var value: UInt64

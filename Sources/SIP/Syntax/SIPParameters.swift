@@ -142,6 +142,8 @@ public enum SIPQuoting {
 
     /// Wraps in quotes, escaping `"` and `\`.
     public static func quote(_ s: String) -> String {
+        // Nearly always nothing to escape: one copy, not a character at a time.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return "\"" + s + "\"" }
         var out = "\""
         for ch in s.unicodeScalars {
             if ch == "\"" || ch == "\\" { out.unicodeScalars.append("\\") }
