@@ -79,6 +79,17 @@ import UnifiedMessaging
         #expect(DepositJSON.message(message) == nil)
     }
 
+    @Test func timesAreWrittenAsFoundationWritesThem() {
+        var random = SystemRandomNumberGenerator()
+        let fixed: [Double] = [0, 0.5, 0.999_999, 59.999, 951_782_400, 1_796_000_000.123, 4_102_444_799.999, 253_402_300_799,
+                               253_402_300_800, -1, -0.25, -62_135_596_800]
+        let randomTimes = (0..<500).map { _ in Double.random(in: 0..<4_200_000_000, using: &random) }
+        for seconds in fixed + randomTimes {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(APICoding.formatTime(date) == date.formatted(.iso8601), "\(seconds)")
+        }
+    }
+
     @Test func theBearerTokenIsCheckedByBytesAsItWasByCharacters() {
         let token = "0123456789abcdef"
         for header in ["Bearer 0123456789abcdef", "bearer 0123456789abcdef", "BEARER \t0123456789abcdef \t", "bEaReR  0123456789abcdef"] {

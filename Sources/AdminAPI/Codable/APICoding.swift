@@ -33,8 +33,16 @@ enum APICoding {
         return decoder
     }
 
+    /// `2026-11-29T08:30:00Z`: UTC, whole seconds (as `Date.ISO8601FormatStyle` writes
+    /// it, which costs several microseconds a call; it still writes years out of 1970–9999).
     static func formatTime(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        guard seconds >= 0, seconds < 253_402_300_800 else { return date.formatted(.iso8601) }
+        var t = time_t(seconds), parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return date.formatted(.iso8601) }
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     static func parseTime(_ text: String) -> Date? {
