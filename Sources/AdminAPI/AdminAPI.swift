@@ -27,7 +27,7 @@ public struct AdminAPI: Sendable {
 
     public init(storage: any Storage, token: String, prometheus: PrometheusCollectorRegistry?, version: String,
                 clock: @escaping @Sendable () -> Date = { Date() },
-                makeID: @escaping @Sendable () -> String = { VoiceMessageID.make() },
+                makeID: @escaping @Sendable () -> String = { RandomIdentifier.uuid() },
                 stateChanged: @escaping @Sendable (String) -> Void = { _ in },
                 refreshed: (@Sendable ([String]) -> Void)? = nil,
                 subscriptions: (any SubscriptionDirectory)? = nil,

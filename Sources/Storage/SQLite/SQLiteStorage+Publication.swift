@@ -158,10 +158,7 @@ extension SQLiteStorage {
 
     // MARK: Parts
 
-    private static func makeETag() -> String {
-        var random = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in String(random.next() as UInt32, radix: 36) }.joined()
-    }
+    private static func makeETag() -> String { RandomIdentifier.uuid() }
 
     private static func insertPublication(_ db: Database, _ etag: String, _ identity: String, _ state: MessageWaitingState,
                                           publisher: String, at stamp: Double, expiresAt: Date?) throws {

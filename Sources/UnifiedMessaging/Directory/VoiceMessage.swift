@@ -1,5 +1,4 @@
 public import Foundation
-import SIP
 
 /// A voice message in a mailbox. Every change of `read` or `urgent`, every deposit and
 /// every deletion is an MWI state change.
@@ -98,35 +97,5 @@ public struct VoiceMessageChange: Codable, Sendable, Hashable {
         if let read { changed.read = read }
         if let urgent { changed.urgent = urgent }
         return changed
-    }
-}
-
-/// A new message's identifier: a random (version 4) UUID in lower case, unique across
-/// mwid nodes. Drawn from SIP's buffered system randomness: Foundation's `UUID()` opens,
-/// reads and closes /dev/urandom for each one, three system calls on every deposit.
-public enum VoiceMessageID {
-    public static func make() -> String {
-        var random = SharedSystemRandom()
-        return make(high: random.next(), low: random.next())
-    }
-
-    /// The UUID of these 128 bits, its version and variant bits set.
-    static func make(high: UInt64, low: UInt64) -> String {
-        let high = high & ~0xF000 | 0x4000, low = low & ~(0xC000 << 48) | 0x8000 << 48
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 36) { out in
-            var at = 0
-            for (word, dashes) in [(high, [8, 12]), (low, [0, 4])] {
-                for nibble in 0..<16 {
-                    if dashes.contains(nibble) {
-                        out[at] = UInt8(ascii: "-")
-                        at += 1
-                    }
-                    out[at] = digits[Int(word >> UInt64(60 - 4 * nibble) & 0xF)]
-                    at += 1
-                }
-            }
-            return at
-        }
     }
 }
