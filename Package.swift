@@ -123,10 +123,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The allocator of mwid (see docs/deployment.md): Debian's libjemalloc-dev to build,
+        // libjemalloc2 to run.
+        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
         .executableTarget(
             name: "mwid",
             dependencies: [
-                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI", "MWI", "Notifications",
+                "SIP", "SIPTransport", "UnifiedMessaging", "Storage", "AdminAPI", "MWI", "Notifications", "CJemalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

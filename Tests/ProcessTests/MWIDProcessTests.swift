@@ -23,6 +23,7 @@ import Testing
         #expect(log.contains("SIP listening"))
         #expect(log.contains("HTTP listening") && log.contains("127.0.0.1:\(mwid.httpPort)"))
         #expect(log.contains("data folder \(mwid.dataDirectory.path)"))
+        #expect(log.contains("allocator=jemalloc 5."), "mwid runs on the allocator it links: \(log)")
         #expect(log.contains("stopping") && log.contains("stopped"), "\(log)")
     }
 
