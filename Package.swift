@@ -124,8 +124,8 @@ let package = Package(
             swiftSettings: strict
         ),
         // The allocator of mwid (see docs/deployment.md): Debian's libjemalloc-dev to build,
-        // libjemalloc2 to run.
-        .systemLibrary(name: "CJemalloc", pkgConfig: "jemalloc", providers: [.apt(["libjemalloc-dev"])]),
+        // libjemalloc2 to run (scripts/deps installs it; no pkg-config needed: -ljemalloc).
+        .systemLibrary(name: "CJemalloc"),
         .executableTarget(
             name: "mwid",
             dependencies: [
