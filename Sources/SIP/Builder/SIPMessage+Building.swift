@@ -55,7 +55,7 @@ public enum SIPIdentifiers {
     }
 
     /// The low `digits` hex digits of `v` (1 to 16), lowercase and zero-padded, written in one go.
-    static func hex(_ v: UInt64, digits: Int) -> String {
+    public static func hex(_ v: UInt64, digits: Int) -> String {
         let count = Swift.min(Swift.max(digits, 1), 16)
         return String(unsafeUninitializedCapacity: count) { out in
             var rest = v

@@ -13,20 +13,7 @@ public enum RandomIdentifier {
     /// The UUID of these 128 bits, its version and variant bits set.
     static func uuid(high: UInt64, low: UInt64) -> String {
         let high = high & ~0xF000 | 0x4000, low = low & ~(0xC000 << 48) | 0x8000 << 48
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 36) { out in
-            var at = 0
-            for (word, dashes) in [(high, [8, 12]), (low, [0, 4])] {
-                for nibble in 0..<16 {
-                    if dashes.contains(nibble) {
-                        out[at] = UInt8(ascii: "-")
-                        at += 1
-                    }
-                    out[at] = digits[Int(word >> UInt64(60 - 4 * nibble) & 0xF)]
-                    at += 1
-                }
-            }
-            return at
-        }
+        func hex(_ value: UInt64, _ digits: Int) -> String { SIPIdentifiers.hex(value, digits: digits) }
+        return hex(high >> 32, 8) + "-" + hex(high >> 16, 4) + "-" + hex(high, 4) + "-" + hex(low >> 48, 4) + "-" + hex(low, 12)
     }
 }
