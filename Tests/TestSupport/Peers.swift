@@ -1,6 +1,7 @@
 public import Foundation
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// Starts real peer programs (SIPp, stunnel) for a test and stops them afterwards.
 /// Every run is bounded by a timeout; nothing is left running.
@@ -145,10 +146,12 @@ public enum Peers {
 
     /// A port that was free a moment ago, below the kernel's ephemeral range (32768–60999
     /// here), so that no socket bound to port 0 — another test's, or an outbound
-    /// connection's — can take it before the peer binds it.
+    /// connection's — can take it before the peer binds it. Never the same port twice in
+    /// one test run: tests run in parallel, and two of them given one port a moment apart
+    /// would both find it free, then one peer could not bind it.
     public static func freePort(udp: Bool) async throws -> Int {
         for _ in 0..<200 {
-            let port = Int.random(in: 20_000..<32_000)
+            guard let port = unissuedPort() else { continue }
             if await isFree(port, udp: udp) { return port }
         }
         throw PeerError("no free port found below the ephemeral range")
@@ -157,10 +160,19 @@ public enum Peers {
     /// A port free for both UDP and TCP.
     public static func freePortBoth() async throws -> Int {
         for _ in 0..<200 {
-            let port = Int.random(in: 20_000..<32_000)
+            guard let port = unissuedPort() else { continue }
             if await isFree(port, udp: true), await isFree(port, udp: false) { return port }
         }
         throw PeerError("no port free for UDP and TCP")
+    }
+
+    private static let issued = Mutex<Set<Int>>([])
+
+    /// A random candidate port not handed out before in this process (nil when the draw
+    /// repeats one).
+    private static func unissuedPort() -> Int? {
+        let port = Int.random(in: 20_000..<32_000)
+        return issued.withLock { $0.insert(port).inserted } ? port : nil
     }
 
     private static func isFree(_ port: Int, udp: Bool) async -> Bool {
