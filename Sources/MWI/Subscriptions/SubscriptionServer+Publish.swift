@@ -45,10 +45,10 @@ extension SubscriptionServer {
         let request = incoming.message
         if let refusal = limit(incoming) { return refusal.response(to: request) }
         do throws(SIPRefusal) {
-            try challengeUnlessCredentials(request, from: incoming.source)
-            let target = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source,
+            let credentials = try challengeUnlessCredentials(request, from: incoming.source)
+            let target = try resolve(await lookup(intent.requestURI), credentials: credentials, method: .publish,
                                      naming: intent.requestURI).mailbox
-            let publisher = try await authenticate(request, method: .publish, source: incoming.source, target: target)
+            let publisher = try await authenticate(credentials, method: .publish, source: incoming.source, target: target)
             let outcome = try await store(intent.publication, to: .identity(target.identity), naming: intent.requestURI,
                                           publisher: publisher)
             return accepted(outcome, intent, request, publisher: publisher)

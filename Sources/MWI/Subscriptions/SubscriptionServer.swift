@@ -153,8 +153,8 @@ public actor SubscriptionServer {
             if let refusal = limit(incoming) { return SIPReply(refusal.response(to: request)) }
             do throws(SIPRefusal) {
                 guard intent.toTag == nil else { return try await refresh(intent, incoming) }
-                try challengeUnlessCredentials(request, from: incoming.source)
-                return try await subscribe(intent, incoming)
+                let credentials = try challengeUnlessCredentials(request, from: incoming.source)
+                return try await subscribe(intent, incoming, credentials: credentials)
             } catch {
                 return SIPReply(error.response(to: request))
             }
@@ -172,11 +172,13 @@ public actor SubscriptionServer {
 
     /// A new subscription (no To-tag) that carries credentials or comes from a trusted peer:
     /// find the mailbox, authenticate, admit, store, 200, then the first NOTIFY.
-    private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest) async throws(SIPRefusal) -> SIPReply {
+    private func subscribe(_ intent: SubscribeIntent, _ incoming: SIPIncomingRequest,
+                           credentials: DigestCredentials?) async throws(SIPRefusal) -> SIPReply {
         let request = incoming.message
-        let context = try resolve(await lookup(intent.requestURI), for: request, from: incoming.source, naming: intent.requestURI)
+        let context = try resolve(await lookup(intent.requestURI), credentials: credentials, method: .subscribe,
+                                  naming: intent.requestURI)
         let target = context.mailbox
-        let subscriber = try await authenticate(request, method: .subscribe, source: incoming.source, target: target)
+        let subscriber = try await authenticate(credentials, method: .subscribe, source: incoming.source, target: target)
         let publication = Publication(state: context.state, version: context.version,
                                       enabled: context.policy.allowMessageWaitingIndicator, forced: true)
         let (host, port) = await sentBy(incoming.transport)
@@ -234,7 +236,8 @@ public actor SubscriptionServer {
         } catch {
             throw SIPRefusal(481, "Subscription Does Not Exist (the mailbox is gone)")
         }
-        _ = try await authenticate(request, method: .subscribe, source: incoming.source, target: context.mailbox)
+        _ = try await authenticate(Self.credentials(request, realm: settings.realm), method: .subscribe,
+                                   source: incoming.source, target: context.mailbox)
         // The awaits above let other work run: look again.
         guard let sub = live[id], intent.cseq > sub.record.remoteCSeq else { throw SIPRefusal(481, "Subscription Does Not Exist") }
         sub.record.remoteCSeq = intent.cseq
@@ -285,9 +288,9 @@ public actor SubscriptionServer {
         if let refusal = limit(incoming) { return refusal.response(to: request) }
         do throws(SIPRefusal) {
             guard let to = try? request.to() else { throw SIPRefusal(400, "Malformed To header") }
-            try challengeUnlessCredentials(request, from: incoming.source)
-            let target = try resolve(await lookup(to.uri), for: request, from: incoming.source, naming: to.uri).mailbox
-            _ = try await authenticate(request, method: .register, source: incoming.source, target: target)
+            let credentials = try challengeUnlessCredentials(request, from: incoming.source)
+            let target = try resolve(await lookup(to.uri), credentials: credentials, method: .register, naming: to.uri).mailbox
+            _ = try await authenticate(credentials, method: .register, source: incoming.source, target: target)
             var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
             let defaultExpires = ((try? request.expires()) ?? nil).map(Int.init) ?? 3600
             for contact in (try? request.contacts()) ?? [] {
@@ -311,25 +314,29 @@ public actor SubscriptionServer {
 
     /// A request without credentials from a peer that is not trusted is challenged before
     /// anything is looked up: it learns nothing, not even whether the mailbox exists.
-    nonisolated func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal) {
-        guard !settings.isTrusted(source.ipAddress ?? "?"), Self.credentials(request, realm: settings.realm) == nil else { return }
+    /// Returns the request's credentials for this realm (parsed once, for the look-up and
+    /// the check that follow), nil for a trusted peer that sent none.
+    nonisolated func challengeUnlessCredentials(_ request: SIPMessage, from source: SocketAddress) throws(SIPRefusal)
+        -> DigestCredentials?
+    {
+        let credentials = Self.credentials(request, realm: settings.realm)
+        guard credentials == nil, !settings.isTrusted(source.ipAddress ?? "?") else { return credentials }
         throw challenge(now: Int64(clock().timeIntervalSince1970), stale: false)
     }
 
     /// The mailbox a request names. One extension may be in several dial plans: then the
     /// credentials say which (their username, else whose password they were made with).
-    func resolve(_ candidates: [DeliveryContext], for request: SIPMessage, from source: SocketAddress,
-                         naming uri: SIPURI) throws(SIPRefusal) -> DeliveryContext {
+    func resolve(_ candidates: [DeliveryContext], credentials: DigestCredentials?, method: SIPMethod,
+                 naming uri: SIPURI) throws(SIPRefusal) -> DeliveryContext {
         guard candidates.count > 1 else {
             guard let only = candidates.first else { throw SIPRefusal(404, "Not Found (no mailbox for \(uri))") }
             return only
         }
-        guard let credentials = Self.credentials(request, realm: settings.realm) else {
+        guard let credentials else {
             throw SIPRefusal(485, "Ambiguous (\(uri) names \(candidates.count) mailboxes)")
         }
         let named = candidates.filter { SubscriptionRules.username(credentials.username, names: $0.mailbox) }
         if named.count == 1, let only = named.first { return only }
-        let method = request.method ?? .subscribe
         if let matching = named.first(where: { context in
             context.mailbox.sipPassword.map { Self.matches(credentials, method: method, password: $0) } ?? false
         }) { return matching }
@@ -349,12 +356,12 @@ public actor SubscriptionServer {
     /// Trusted peers pass; others need digest credentials of `target` (SPEC §2.7). Returns
     /// who the subscriber is; refuses with 401 (a challenge, `stale` when the nonce is old)
     /// or 403 (wrong credentials, or another mailbox's).
-    func authenticate(_ request: SIPMessage, method: SIPMethod, source: SocketAddress,
-                              target: UMMailbox) async throws(SIPRefusal) -> String {
+    func authenticate(_ credentials: DigestCredentials?, method: SIPMethod, source: SocketAddress,
+                      target: UMMailbox) async throws(SIPRefusal) -> String {
         let address = source.ipAddress ?? "?"
         if settings.isTrusted(address) { return "trusted \(address)" }
         let now = Int64(clock().timeIntervalSince1970)
-        guard let credentials = Self.credentials(request, realm: settings.realm) else {
+        guard let credentials else {
             throw challenge(now: now, stale: false)
         }
         if SubscriptionRules.username(credentials.username, names: target) {

@@ -21,7 +21,9 @@ public struct DigestAuthenticator: Sendable {
     public let realm: String
     public let nonceLifetime: Int64
     public let maxTrackedNonces: Int
-    private let key: SymmetricKey
+    /// HMAC-SHA256 keyed with the secret once (its padded key blocks hashed): each nonce
+    /// made or checked copies it and hashes only its own 16 bytes.
+    private let keyed: HMAC<SHA256>
     /// A nonce this authenticator made, by what it was made of (16 bytes, not its 64
     /// characters: one is tracked for every client that authenticated recently).
     private struct NonceKey: Hashable {
@@ -41,7 +43,7 @@ public struct DigestAuthenticator: Sendable {
         self.realm = realm
         self.nonceLifetime = nonceLifetime
         self.maxTrackedNonces = maxTrackedNonces
-        key = SymmetricKey(data: secret)
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
     }
 
     /// A fresh challenge (qop `auth`).
@@ -111,8 +113,14 @@ public struct DigestAuthenticator: Sendable {
         material.reserveCapacity(16)
         withUnsafeBytes(of: UInt64(bitPattern: issuedAt).bigEndian) { material.append(contentsOf: $0) }
         withUnsafeBytes(of: random.bigEndian) { material.append(contentsOf: $0) }
-        let mac = HMAC<SHA256>.authenticationCode(for: material, using: key)
+        let mac = authenticationCode(material)
         return SIPDigest.hex(material) + SIPDigest.hex(Array(mac).prefix(16))
+    }
+
+    private func authenticationCode(_ material: [UInt8]) -> HashedAuthenticationCode<SHA256> {
+        var mac = keyed
+        mac.update(data: material)
+        return mac.finalize()
     }
 
     /// The issue time of a nonce this authenticator made, or `nil` when it is not ours.
@@ -131,7 +139,7 @@ public struct DigestAuthenticator: Sendable {
             i += 2
         }
         let material = Array(bytes[0..<16])
-        let mac = Array(HMAC<SHA256>.authenticationCode(for: material, using: key)).prefix(16)
+        let mac = Array(authenticationCode(material)).prefix(16)
         var diff: UInt8 = 0
         for (x, y) in zip(mac, bytes[16..<32]) { diff |= x ^ y }
         guard diff == 0 else { return nil }
