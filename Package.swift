@@ -188,7 +188,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SIPTests",
-            dependencies: ["SIP"],
+            dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: real peer processes, free ports.

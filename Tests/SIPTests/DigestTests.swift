@@ -1,3 +1,4 @@
+import Crypto
 import Testing
 @testable import SIP
 
@@ -58,6 +59,29 @@ import Testing
             let c = SIPDigest.answer(challenge, method: .subscribe, uri: "sip:1234@mwid", username: "1234", password: "pw", cnonce: "abc")
             #expect(auth.verify(c, method: .subscribe, password: "pw", now: 1_010) == .valid)
         }
+    }
+
+    /// A nonce is the HMAC-SHA256 of its first 16 bytes under the secret (truncated to 16),
+    /// computed here in one shot, and another node with the same secret accepts it.
+    @Test func noncesAreHMACsOfTheSecretThatAnotherNodeAccepts() throws {
+        let secret = Array("shared by every node".utf8)
+        let first = DigestAuthenticator(realm: "mwid", secret: secret)
+        for random: UInt64 in [0, 1, 0xdead_beef, .max] {
+            let nonce = first.makeNonce(issuedAt: 1_800_000_000, random: random)
+            let head = nonce.utf8.prefix(32).map { $0 }
+            var bytes: [UInt8] = []
+            var i = 0
+            while i < head.count {
+                bytes.append(try #require(UInt8(String(decoding: head[i..<i + 2], as: UTF8.self), radix: 16)))
+                i += 2
+            }
+            let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: secret))
+            #expect(String(nonce.dropFirst(32)) == SIPDigest.hex(Array(Array(mac).prefix(16))))
+        }
+        var second = DigestAuthenticator(realm: "mwid", secret: secret)
+        let challenge = first.challenge(now: 100)
+        let c = SIPDigest.answer(challenge, method: .subscribe, uri: "sip:1@mwid", username: "1", password: "pw", cnonce: "x")
+        #expect(second.verify(c, method: .subscribe, password: "pw", now: 101) == .valid)
     }
 
     @Test func authenticatorRefusesWrongPasswordMethodRealmAndForeignNonces() {
