@@ -61,22 +61,20 @@ import Testing
         }
     }
 
-    /// A nonce is the HMAC-SHA256 of its first 16 bytes under the secret (truncated to 16),
-    /// computed here in one shot, and another node with the same secret accepts it.
-    @Test func noncesAreHMACsOfTheSecretThatAnotherNodeAccepts() throws {
+    /// A nonce is issued-at ‖ random, then the HMAC-SHA256 of those 16 bytes under the
+    /// secret (truncated to 16), computed here in one shot; another node with the same
+    /// secret accepts it.
+    @Test func noncesAreHMACsOfTheSecretThatAnotherNodeAccepts() {
         let secret = Array("shared by every node".utf8)
         let first = DigestAuthenticator(realm: "mwid", secret: secret)
+        let issuedAt: Int64 = 1_800_000_000
         for random: UInt64 in [0, 1, 0xdead_beef, .max] {
-            let nonce = first.makeNonce(issuedAt: 1_800_000_000, random: random)
-            let head = nonce.utf8.prefix(32).map { $0 }
-            var bytes: [UInt8] = []
-            var i = 0
-            while i < head.count {
-                bytes.append(try #require(UInt8(String(decoding: head[i..<i + 2], as: UTF8.self), radix: 16)))
-                i += 2
-            }
-            let mac = HMAC<SHA256>.authenticationCode(for: bytes, using: SymmetricKey(data: secret))
-            #expect(String(nonce.dropFirst(32)) == SIPDigest.hex(Array(Array(mac).prefix(16))))
+            var material: [UInt8] = []
+            withUnsafeBytes(of: UInt64(issuedAt).bigEndian) { material.append(contentsOf: $0) }
+            withUnsafeBytes(of: random.bigEndian) { material.append(contentsOf: $0) }
+            let mac = HMAC<SHA256>.authenticationCode(for: material, using: SymmetricKey(data: secret))
+            #expect(first.makeNonce(issuedAt: issuedAt, random: random)
+                == SIPDigest.hex(material) + SIPDigest.hex(Array(Array(mac).prefix(16))))
         }
         var second = DigestAuthenticator(realm: "mwid", secret: secret)
         let challenge = first.challenge(now: 100)
