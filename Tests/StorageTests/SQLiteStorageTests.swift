@@ -35,6 +35,20 @@ import UnifiedMessaging
         }
     }
 
+    /// A write answered is a write synced: GRDB's pool sets `synchronous = NORMAL` on its
+    /// writer when it turns WAL on, which loses answered commits on a power cut.
+    @Test func theWriterSyncsEveryCommit() async throws {
+        let storage = try await seeded()
+        let durability = try await storage.writerDurability()
+        #expect(durability.journalMode == "wal")
+        #expect(durability.synchronous == 2)  // FULL
+        // Still so after writes, and for a store opened again.
+        _ = try await storage.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
+                                      id: "m1", at: Date())
+        #expect(try await storage.writerDurability().synchronous == 2)
+        #expect(try await SQLiteStorage(path: path).writerDurability().synchronous == 2)
+    }
+
     @Test func everythingIsThereAfterReopening() async throws {
         do {
             let storage = try await seeded()

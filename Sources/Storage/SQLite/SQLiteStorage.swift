@@ -32,11 +32,23 @@ public final class SQLiteStorage: Storage {
             try db.run(Self.pageCache)
         }
         pool = try DatabasePool(path: path, configuration: configuration)
+        // The pool turns WAL on for its writer after `prepareDatabase`, and with it
+        // `synchronous = NORMAL`: commits not synced, lost on a power cut or a kernel
+        // crash though answered. Durable again here, on the one connection that writes.
+        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = FULL") }
         try SQLiteSchema.migrator.migrate(pool)
         shortReaders = ShortReaders(path: path)
         writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
         self.clock = clock
         self.path = path
+    }
+
+    /// How the writing connection commits: SQLite's `journal_mode` and `synchronous`
+    /// (2 = FULL: every commit synced before it is answered). For diagnostics and tests.
+    public func writerDurability() async throws -> (journalMode: String, synchronous: Int) {
+        try await pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
+        }
     }
 
     /// The schema versions applied, oldest first.
