@@ -6,6 +6,7 @@ import Yams
 /// file, the file over the defaults of SPEC §5. An unknown key is an error that names it.
 struct FileConfiguration: Decodable {
     var data: String?
+    var storageSync: String?
     var http: String?
     var logLevel: String?
     var sip: SIP?
@@ -83,7 +84,7 @@ struct FileConfiguration: Decodable {
         typealias Keys = CodingKeys
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case data, http, logLevel, sip, tls, mwi, subscriptions, sms }
+    enum CodingKeys: String, CodingKey, CaseIterable { case data, storageSync, http, logLevel, sip, tls, mwi, subscriptions, sms }
 
     init() {}
 
@@ -91,6 +92,7 @@ struct FileConfiguration: Decodable {
         try Self.rejectUnknown(decoder, CodingKeys.allCases.map(\.rawValue))
         let c = try decoder.container(keyedBy: CodingKeys.self)
         data = try c.decodeIfPresent(String.self, forKey: .data)
+        storageSync = try c.decodeIfPresent(String.self, forKey: .storageSync)
         http = try c.decodeIfPresent(String.self, forKey: .http)
         logLevel = try c.decodeIfPresent(String.self, forKey: .logLevel)
         sip = try Self.section(SIP.self, c, .sip)

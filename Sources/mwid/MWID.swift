@@ -45,6 +45,10 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("data"), help: "Data folder: SQLite database and admin.token (default ./mwid-data).")
     var data: String?
 
+    @Option(name: .customLong("storage-sync"),
+            help: "full: every commit synced before it is answered (default); normal: not synced, survives a crash of mwid but a power cut may lose the last writes.")
+    var storageSync: String?
+
     @Option(name: .customLong("http"), help: "HTTP listener for the REST API, HOST:PORT (default 127.0.0.1:8080).")
     var http: String?
 
@@ -200,20 +204,27 @@ struct MWID: AsyncParsableCommand {
 
         // Data folder, storage, token.
         let dataPath = data ?? file.data ?? "./mwid-data"
+        let syncName = storageSync ?? file.storageSync ?? SQLiteStorage.CommitSync.full.rawValue
+        guard let sync = SQLiteStorage.CommitSync(rawValue: syncName) else {
+            throw StartupFailure("storage sync must be full or normal (got \"\(syncName)\")")
+        }
         let dataURL = URL(fileURLWithPath: dataPath).standardizedFileURL
         let storage: SQLiteStorage
         let token: String
         do {
             try FileManager.default.createDirectory(at: dataURL, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            storage = try SQLiteStorage(path: dataURL.appendingPathComponent("mwid.sqlite").path)
+            storage = try SQLiteStorage(path: dataURL.appendingPathComponent("mwid.sqlite").path, sync: sync)
             token = try AdminToken.loadOrCreate(in: dataURL)
         } catch {
             throw StartupFailure("cannot use the data folder \(dataURL.path): \(Self.explain(error))")
         }
         let schema = (try? await storage.appliedMigrations().last) ?? "?"
         logger.info("data folder \(dataURL.path)", metadata: ["database": "mwid.sqlite", "schema": "\(schema)",
-                                                               "token": "admin.token"])
+                                                               "token": "admin.token", "sync": "\(sync.rawValue)"])
+        if sync == .normal {
+            logger.warning("commits are not synced to disk (storage sync normal): a power cut or kernel crash may lose the last answered writes")
+        }
 
         // SIP.
         let tlsFile = file.tls

@@ -73,6 +73,7 @@ import Testing
             (["--http", "localhost"], "is not HOST:PORT"),
             (["--config", dir.appendingPathComponent("missing.yaml").path], "cannot read the configuration file"),
             (["--log-level", "loud"], "log level must be one of"),
+            (["--storage-sync", "off"], "storage sync must be full or normal (got \"off\")"),
             (["--sip-trusted-peer", "pbx.example.com"], "trusted SIP peer \"pbx.example.com\" is not an IP address"),
             (["--subscription-min-expires", "0"], "the minimum subscription expiry must be 1 to 86400"),
             (["--subscription-min-expires", "600", "--subscription-max-expires", "60"], "is below the minimum"),
@@ -103,6 +104,7 @@ import Testing
             data: \(dir.appendingPathComponent("from-config").path)
             http: 127.0.0.1:1
             logLevel: debug
+            storageSync: normal
             sip:
               udp: [127.0.0.1:\(sip)]
               tcp: [127.0.0.1:\(sip)]
@@ -117,5 +119,6 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("from-config/mwid.sqlite").path))
         p.stop(signal: "TERM")
         #expect(p.log.contains("debug"), "log level from the file")
+        #expect(p.log.contains("sync=normal") && p.log.contains("commits are not synced to disk (storage sync normal)"), "\(p.log)")
     }
 }

@@ -49,6 +49,21 @@ import UnifiedMessaging
         #expect(try await SQLiteStorage(path: path).writerDurability().synchronous == 2)
     }
 
+    /// An operator may trade the sync of each commit for its latency: the writer then
+    /// commits with NORMAL, what it wrote is all there after reopening, and opening the
+    /// same database again without the choice is durable again.
+    @Test func commitsUnsyncedWhenTheOperatorSaysSo() async throws {
+        _ = try await seeded()
+        let unsynced = try SQLiteStorage(path: path, sync: .normal)
+        #expect(try await unsynced.writerDurability() == ("wal", 1))
+        _ = try await unsynced.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
+                                       id: "m1", at: Date())
+        #expect(try await unsynced.writerDurability().synchronous == 1)
+        let reopened = try SQLiteStorage(path: path)
+        #expect(try await reopened.writerDurability().synchronous == 2)
+        #expect(try await reopened.messages(mailbox: "alice@example.com").map(\.id) == ["m1"])
+    }
+
     @Test func everythingIsThereAfterReopening() async throws {
         do {
             let storage = try await seeded()

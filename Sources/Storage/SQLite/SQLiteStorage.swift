@@ -18,8 +18,23 @@ public final class SQLiteStorage: Storage {
     /// 16 MiB of page cache per connection, the pool's and the short readers'.
     static let pageCache = "PRAGMA cache_size = -16384"
 
+    /// When a commit is written to the disk for good, before its write is answered.
+    public enum CommitSync: String, Sendable, CaseIterable {
+        /// Synced before the answer (SQLite `synchronous = FULL`): an answered write
+        /// survives a crash of mwid and a power cut or kernel crash.
+        case full
+        /// Written to the WAL but not synced (SQLite `synchronous = NORMAL`): an answered
+        /// write survives a crash of mwid; a power cut or kernel crash may lose the last
+        /// ones (the database itself stays consistent). Saves an fsync per commit.
+        case normal
+
+        /// SQLite's `PRAGMA synchronous` value for it.
+        public var level: Int { self == .full ? 2 : 1 }
+    }
+
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
-    public init(path: String, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    /// `sync`: how each commit reaches the disk (`full` unless the operator chose otherwise).
+    public init(path: String, clock: @escaping @Sendable () -> Date = { Date() }, sync: CommitSync = .full) throws {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
@@ -34,8 +49,8 @@ public final class SQLiteStorage: Storage {
         pool = try DatabasePool(path: path, configuration: configuration)
         // The pool turns WAL on for its writer after `prepareDatabase`, and with it
         // `synchronous = NORMAL`: commits not synced, lost on a power cut or a kernel
-        // crash though answered. Durable again here, on the one connection that writes.
-        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = FULL") }
+        // crash though answered. Set here, on the one connection that writes, as chosen.
+        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = \(sync.level)") }
         try SQLiteSchema.migrator.migrate(pool)
         shortReaders = ShortReaders(path: path)
         writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
@@ -44,7 +59,8 @@ public final class SQLiteStorage: Storage {
     }
 
     /// How the writing connection commits: SQLite's `journal_mode` and `synchronous`
-    /// (2 = FULL: every commit synced before it is answered). For diagnostics and tests.
+    /// (2 = FULL: every commit synced before it is answered; 1 = NORMAL). For diagnostics
+    /// and tests.
     public func writerDurability() async throws -> (journalMode: String, synchronous: Int) {
         try await pool.writeWithoutTransaction { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
