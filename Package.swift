@@ -159,7 +159,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["UnifiedMessaging", "Storage"],
+            dependencies: ["UnifiedMessaging", "Storage", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -81,6 +81,32 @@ extension DirectoryEvent {
     }
 }
 
+/// The row a statement stands on, read by column position straight from SQLite, for the
+/// hot look-ups. GRDB's `Row` indexes the statement's lowercased column names each time
+/// a statement runs: 14 % of a delivery context's look-up in the profile, for columns
+/// these readers take by position anyway. Valid only inside `Database.each`'s body.
+struct StatementRow: DatabaseValueConvertible, StatementColumnConvertible {
+    private let statement: SQLiteStatement
+
+    init(sqliteStatement: SQLiteStatement, index: CInt) { statement = sqliteStatement }
+
+    // (Never bound as an argument, never read from a `Row`: only what the cursor needs.)
+    var databaseValue: DatabaseValue { .null }
+    static func fromDatabaseValue(_ dbValue: DatabaseValue) -> StatementRow? { nil }
+
+    /// The value in column `index`, nil when it is NULL.
+    subscript<Value: StatementColumnConvertible>(_ index: Int) -> Value? {
+        Value.fromStatement(statement, atUncheckedIndex: CInt(index))
+    }
+
+    /// The value in a column that holds one (NOT NULL): a NULL there is a corrupt or
+    /// foreign database, refused by name rather than crashing.
+    func required<Value: StatementColumnConvertible>(_ index: Int, _ column: String) throws -> Value {
+        guard let value: Value = self[index] else { throw StorageFailure("column \(column) is NULL where a value is required") }
+        return value
+    }
+}
+
 /// Statements through GRDB's per-connection cache: each SQL text is prepared (and its
 /// authorizer run) once per connection instead of once per call.
 extension Database {
@@ -102,6 +128,21 @@ extension Database {
 
     func run(_ sql: String, _ arguments: StatementArguments = []) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    /// Each row of the statement, read by position (`StatementRow`). The statement's first
+    /// column must never be NULL (the cursor reads it to tell that a row is there).
+    func each(_ sql: String, _ arguments: StatementArguments, _ body: (StatementRow) throws -> Void) throws {
+        let rows = try StatementRow.fetchCursor(cachedStatement(sql: sql), arguments: arguments)
+        while let row = try rows.next() { try body(row) }
+    }
+
+    /// What `read` makes of the statement's first row, nil without one (the rest of the
+    /// statement still runs to its end, as for an `UPDATE … RETURNING`).
+    func first<T>(_ sql: String, _ arguments: StatementArguments, _ read: (StatementRow) throws -> T) throws -> T? {
+        var value: T?
+        try each(sql, arguments) { row in if value == nil { value = try read(row) } }
+        return value
     }
 }
 

@@ -120,23 +120,30 @@ extension SQLiteStorage {
     /// statement (a SIP address resolved in the write that uses it saves a read).
     private static func publishedMailbox(_ db: Database, _ address: MailboxAddress) throws
         -> (identity: String, state: MessageWaitingState, source: MWISource, smsOption: SMSNotificationOption, version: Int64) {
+        typealias Target = (identity: String, state: MessageWaitingState, source: MWISource, smsOption: SMSNotificationOption,
+                            version: Int64)
         let columns = "SELECT m.identity, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.mwi_source, m.sms_option, m.state_version FROM mailbox m"
-        let rows: [Row]
+        var targets: [Target] = []
+        let read = { (row: StatementRow) throws in
+            targets.append((try row.required(0, "mailbox.identity"),
+                            MessageWaitingState(new: row[1] ?? 0, old: row[2] ?? 0, urgentNew: row[3] ?? 0, urgentOld: row[4] ?? 0),
+                            MWISource(lenient: row[5] ?? "") ?? .messages, SMSNotificationOption(lenient: row[6] ?? "") ?? .none,
+                            row[7] ?? 0))
+        }
         switch address {
         case .identity(let identity):
-            rows = try db.rows(columns + " WHERE m.identity = ?", [identity])
-            guard !rows.isEmpty else { throw DirectoryError.notFound("mailbox", identity) }
+            try db.each(columns + " WHERE m.identity = ?", [identity], read)
+            guard let target = targets.first else { throw DirectoryError.notFound("mailbox", identity) }
+            return target
         case .sip(let ext, let identifiers):
             guard let (filter, arguments) = addressFilter(extension: ext, resourceIdentifiers: identifiers) else {
                 throw DirectoryError(.notFound, field: "address", "the address names no mailbox")
             }
-            rows = try db.rows(columns + " WHERE " + filter + " LIMIT 2", arguments)
-            guard !rows.isEmpty else { throw DirectoryError(.notFound, field: "address", "the address names no mailbox") }
-            guard rows.count == 1 else { throw DirectoryError(.conflict, field: "address", "the address names several mailboxes") }
+            try db.each(columns + " WHERE " + filter + " LIMIT 2", arguments, read)
+            guard let target = targets.first else { throw DirectoryError(.notFound, field: "address", "the address names no mailbox") }
+            guard targets.count == 1 else { throw DirectoryError(.conflict, field: "address", "the address names several mailboxes") }
+            return target
         }
-        let row = rows[0]
-        return (row[0], MessageWaitingState(new: row[1], old: row[2], urgentNew: row[3], urgentOld: row[4]),
-                MWISource(lenient: row[5] ?? "") ?? .messages, SMSNotificationOption(lenient: row[6] ?? "") ?? .none, row[7])
     }
 
     /// The mailbox's counts and where they come from, in one read.

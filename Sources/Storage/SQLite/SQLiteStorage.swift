@@ -512,34 +512,32 @@ public final class SQLiteStorage: Storage {
     /// policies and gateways are used while it has not moved), so the look-up takes the
     /// database's read lock once and sees one state of it.
     private func contexts(_ db: Database, where filter: String, _ arguments: StatementArguments) throws -> [DeliveryContext] {
-        // Columns by position: reading a row by column name costs a search per field. A
-        // cursor reads the values straight from the statement instead of copying each row.
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+        // Columns by position, read straight from the statement (`StatementRow`).
+        var contexts: [DeliveryContext] = []
+        try db.each("""
             SELECT m.identity, m.extension, m.dial_plan, m.policy, m.sip_resource_identifier, m.sms_option,
                 m.sip_password, m.new_count, m.old_count, m.urgent_new_count, m.urgent_old_count, m.state_version,
                 a.version, a.new_count, a.old_count, a.urgent_new_count, a.urgent_old_count, a.gateway, a.at, m.mwi_source,
                 (SELECT version FROM directory_version)
             FROM mailbox m LEFT JOIN mwi_acknowledged a ON a.mailbox = m.identity WHERE \(filter)
-            """), arguments: arguments)
-        var contexts: [DeliveryContext] = []
-        while let row = try rows.next() {
+            """, arguments) { row in
             let directory = try self.directory(db, version: row[20] ?? 0)
-            let mailbox = UMMailbox(identity: row[0], extension: row[1], dialPlan: row[2], policy: row[3],
+            let mailbox = UMMailbox(identity: try row.required(0, "mailbox.identity"), extension: try row.required(1, "mailbox.extension"),
+                                    dialPlan: try row.required(2, "mailbox.dial_plan"), policy: try row.required(3, "mailbox.policy"),
                                     sipResourceIdentifier: row[4],
                                     umSMSNotificationOption: SMSNotificationOption(lenient: row[5] ?? "") ?? .none,
                                     sipPassword: row[6], mwiSource: MWISource(lenient: row[19] ?? "") ?? .messages)
-            guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else {
-                continue
-            }
+            guard let plan = directory.dialPlans[mailbox.dialPlan], let policy = directory.policies[mailbox.policy] else { return }
             let acknowledged: AcknowledgedState? = (row[12] as Int64?).map { version in
                 AcknowledgedState(version: version,
-                                  state: MessageWaitingState(new: row[13], old: row[14], urgentNew: row[15], urgentOld: row[16]),
-                                  gateway: row[17], at: Date(timeIntervalSince1970: row[18]))
+                                  state: MessageWaitingState(new: row[13] ?? 0, old: row[14] ?? 0, urgentNew: row[15] ?? 0,
+                                                             urgentOld: row[16] ?? 0),
+                                  gateway: row[17] ?? "", at: Date(timeIntervalSince1970: row[18] ?? 0))
             }
             contexts.append(DeliveryContext(
                 mailbox: mailbox, dialPlan: plan, policy: policy, gateways: directory.gateways(serving: mailbox.dialPlan),
-                state: MessageWaitingState(new: row[7], old: row[8], urgentNew: row[9], urgentOld: row[10]),
-                version: row[11], acknowledged: acknowledged))
+                state: MessageWaitingState(new: row[7] ?? 0, old: row[8] ?? 0, urgentNew: row[9] ?? 0, urgentOld: row[10] ?? 0),
+                version: row[11] ?? 0, acknowledged: acknowledged))
         }
         return contexts
     }
@@ -581,16 +579,19 @@ public final class SQLiteStorage: Storage {
         let delta = MessageWaitingState().changed(from: nil, to: message)
         return { db in
             // One statement moves the counts and reads them back (and finds the mailbox).
-            guard let row = try db.row("""
+            guard let (state, smsOption, source) = try db.first("""
                 UPDATE mailbox SET new_count = new_count + ?, old_count = old_count + ?,
                     urgent_new_count = urgent_new_count + ?, urgent_old_count = urgent_old_count + ?,
                     state_version = state_version + 1
                 WHERE identity = ? RETURNING new_count, old_count, urgent_new_count, urgent_old_count, sms_option, mwi_source
-                """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity]) else {
+                """, [delta.new, delta.old, delta.urgentNew, delta.urgentOld, identity], { row in
+                    (MessageWaitingState(new: row[0] ?? 0, old: row[1] ?? 0, urgentNew: row[2] ?? 0, urgentOld: row[3] ?? 0),
+                     SMSNotificationOption(lenient: row[4] ?? "") ?? .none, MWISource(lenient: row[5] ?? "") ?? .messages)
+                }) else {
                 throw DirectoryError.notFound("mailbox", identity)
             }
             // (Thrown, the transaction is rolled back: the counts did not move.)
-            if MWISource(lenient: row["mwi_source"] ?? "") == .external { throw Self.externallyFed(identity) }
+            if source == .external { throw Self.externallyFed(identity) }
             try db.run("""
                 INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -598,10 +599,8 @@ public final class SQLiteStorage: Storage {
                       message.durationSeconds, message.urgent, message.protected, message.read, message.transcript])
             // Its text, if the user is to get one, is queued in the same transaction (no
             // further read for the many mailboxes whose option is None).
-            let option = SMSNotificationOption(lenient: row["sms_option"] ?? "") ?? .none
-            let sms = option != .none && !message.read
+            let sms = smsOption != .none && !message.read
                 ? try Self.queueVoiceMailSMS(db, message, mailbox: identity, now: now) : nil
-            let state = MessageWaitingState(row: row)
             return MailboxChange(message: message, state: state, previousState: state.changed(from: message, to: nil), sms: sms)
         }
     }
