@@ -75,7 +75,8 @@ import UnifiedMessaging
                                                               "v4: directory version (for cached dial plans, policies and gateways)",
                                                               "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)",
                                                               "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls",
-                                                              "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)"])
+                                                              "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)",
+                                                              "v8: publications keyed by mailbox and entity tag"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])

@@ -234,6 +234,37 @@ enum SQLiteSchema {
                 CREATE INDEX mwi_publication_expiry ON mwi_publication(expires_at) WHERE expires_at IS NOT NULL;
                 """)
         }
+        // A PUBLISH that refreshes or modifies its publication changes its entity tag, its
+        // time and its expiry. With the tag as the table's key, that moved entries in four
+        // b-trees at random places (the row, the tag's index, the mailbox's index, the
+        // expiry index): about five pages and 18.7 KiB written per PUBLISH at 4 000/s. Keyed
+        // by (mailbox, etag) without a rowid, the row and its new tag stay on the mailbox's
+        // page, and the mailbox's index is the key itself. `seq` keeps the order of
+        // insertion (the rowid's part in "newest first" before).
+        migrator.registerMigration("v8: publications keyed by mailbox and entity tag") { db in
+            try db.execute(sql: """
+                CREATE TABLE mwi_publication_v8 (
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    etag TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    new_count INTEGER NOT NULL,
+                    old_count INTEGER NOT NULL,
+                    urgent_new_count INTEGER NOT NULL,
+                    urgent_old_count INTEGER NOT NULL,
+                    publisher TEXT NOT NULL,
+                    updated_at REAL NOT NULL,
+                    expires_at REAL,
+                    PRIMARY KEY (mailbox, etag)
+                ) WITHOUT ROWID;
+                INSERT INTO mwi_publication_v8 (mailbox, etag, seq, new_count, old_count, urgent_new_count, urgent_old_count,
+                    publisher, updated_at, expires_at)
+                    SELECT mailbox, etag, rowid, new_count, old_count, urgent_new_count, urgent_old_count, publisher, updated_at,
+                        expires_at FROM mwi_publication;
+                DROP TABLE mwi_publication;
+                ALTER TABLE mwi_publication_v8 RENAME TO mwi_publication;
+                CREATE INDEX mwi_publication_expiry ON mwi_publication(expires_at) WHERE expires_at IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

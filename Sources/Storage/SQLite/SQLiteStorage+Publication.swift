@@ -32,7 +32,7 @@ extension SQLiteStorage {
             case .put(let state):
                 // One lasting publication per mailbox, replaced each time.
                 let tag = "api-" + identity
-                try db.run("DELETE FROM mwi_publication WHERE etag = ?", [tag])
+                try db.run("DELETE FROM mwi_publication WHERE mailbox = ? AND etag = ?", [identity, tag])
                 try Self.insertPublication(db, tag, identity, state, publisher: publisher, at: stamp, expiresAt: nil)
                 etag = tag
             case .refresh(let old, let lifetime), .modify(let old, _, let lifetime):
@@ -42,16 +42,18 @@ extension SQLiteStorage {
                 if let state = publication.state {
                     try db.run("""
                         UPDATE mwi_publication SET etag = ?, new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ?,
-                            publisher = ?, updated_at = ?, expires_at = ? WHERE etag = ?
-                        """, [tag, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp, end.timeIntervalSince1970, old])
+                            publisher = ?, updated_at = ?, expires_at = ? WHERE mailbox = ? AND etag = ?
+                        """, [tag, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp, end.timeIntervalSince1970,
+                              identity, old])
                 } else {
                     // A refresh keeps its place among the mailbox's publications (its time).
-                    try db.run("UPDATE mwi_publication SET etag = ?, expires_at = ? WHERE etag = ?", [tag, end.timeIntervalSince1970, old])
+                    try db.run("UPDATE mwi_publication SET etag = ?, expires_at = ? WHERE mailbox = ? AND etag = ?",
+                               [tag, end.timeIntervalSince1970, identity, old])
                 }
                 (etag, expiresAt) = (tag, end)
             case .remove(let old):
                 _ = try Self.livePublication(db, old, identity, at: stamp)
-                try db.run("DELETE FROM mwi_publication WHERE etag = ?", [old])
+                try db.run("DELETE FROM mwi_publication WHERE mailbox = ? AND etag = ?", [identity, old])
             }
             let state = try Self.store(try Self.composite(db, identity, at: stamp), identity, db, before: before)
             let sms = target.smsOption == SMSNotificationOption.none ? nil
@@ -96,7 +98,7 @@ extension SQLiteStorage {
             _ = try Self.state(db, identity)
             return try db.rows("""
                 SELECT etag, publisher, new_count, old_count, urgent_new_count, urgent_old_count, updated_at, expires_at
-                FROM mwi_publication WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, rowid DESC
+                FROM mwi_publication WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, seq DESC
                 """, [identity, now.timeIntervalSince1970]).map { row in
                 MWIPublicationRecord(etag: row["etag"], publisher: row["publisher"], state: MessageWaitingState(row: row),
                                      updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
@@ -170,9 +172,10 @@ extension SQLiteStorage {
     private static func insertPublication(_ db: Database, _ etag: String, _ identity: String, _ state: MessageWaitingState,
                                           publisher: String, at stamp: Double, expiresAt: Date?) throws {
         try db.run("""
-            INSERT INTO mwi_publication (etag, mailbox, new_count, old_count, urgent_new_count, urgent_old_count, publisher,
-                updated_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [etag, identity, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp,
+            INSERT INTO mwi_publication (etag, mailbox, seq, new_count, old_count, urgent_new_count, urgent_old_count, publisher,
+                updated_at, expires_at)
+                VALUES (?, ?, coalesce((SELECT max(seq) FROM mwi_publication WHERE mailbox = ?), 0) + 1, ?, ?, ?, ?, ?, ?, ?)
+            """, [etag, identity, identity, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp,
                   expiresAt?.timeIntervalSince1970])
     }
 
@@ -192,7 +195,7 @@ extension SQLiteStorage {
     private static func composite(_ db: Database, _ identity: String, at stamp: Double) throws -> MessageWaitingState {
         try db.row("""
             SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mwi_publication
-            WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, rowid DESC LIMIT 1
+            WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, seq DESC LIMIT 1
             """, [identity, stamp]).map(MessageWaitingState.init(row:)) ?? MessageWaitingState()
     }
 
