@@ -42,6 +42,47 @@ import Testing
         #expect(listed.status == 0 && listed.out.contains("\"numberOfDigitsInExtension\" : 4"), "\(listed)")
     }
 
+    /// An administrator who starts an older mwid on a database a newer one upgraded is
+    /// told so at start (exit 1), instead of a server whose writes fail one by one; the
+    /// database is left as it was.
+    @Test func aDatabaseUpgradedByANewerMwidIsRefusedAtStart() async throws {
+        let first = try await RunningMWID("mwid-newer-schema")
+        #expect(try await first.mwictl(["dialplan", "new", "Paris", "--number-of-digits-in-extension", "4"]).status == 0)
+        first.stop(signal: "TERM")
+        #expect(first.process.process.terminationStatus == 0)
+        // What a later version's migration leaves behind: its name among the applied ones.
+        let database = first.dataDirectory.appendingPathComponent("mwid.sqlite").path
+        let python = try #require(Peers.executable("python3"), "python3 is installed by scripts/deps")
+        let sql = try PeerProcess("sqlite", python, ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("INSERT INTO grdb_migrations (identifier) VALUES ('v99: from a later mwid')")
+            db.commit()
+            """, database], in: first.directory)
+        #expect(await sql.waitForExit() == 0, "\(sql.log)")
+
+        let older = try PeerProcess("older", RunningMWID.binary,
+                                    ["--http", "127.0.0.1:0", "--sip-udp", "127.0.0.1:0", "--sip-tcp", "127.0.0.1:0",
+                                     "--data", first.dataDirectory.path], in: first.directory)
+        #expect(await older.waitForExit(timeout: .seconds(20)) == 1)
+        #expect(older.log.contains("cannot use the data folder")
+                    && older.log.contains("was upgraded by a newer mwid (schema \"v99: from a later mwid\" unknown to this one)")
+                    && older.log.contains("restore the backup taken before the upgrade"), "\(older.log)")
+
+        // Nothing was changed: taking the later version's mark away, the data is all there.
+        let undo = try PeerProcess("sqlite-undo", python, ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("DELETE FROM grdb_migrations WHERE identifier = 'v99: from a later mwid'")
+            db.commit()
+            """, database], in: first.directory)
+        #expect(await undo.waitForExit() == 0, "\(undo.log)")
+        let again = try await RunningMWID("mwid-newer-schema", in: first.directory)
+        defer { again.stop() }
+        let listed = try await again.mwictl(["dialplan", "get", "Paris", "--json"])
+        #expect(listed.status == 0 && listed.out.contains("\"numberOfDigitsInExtension\" : 4"), "\(listed)")
+    }
+
     @Test func portInUseIsAClearErrorAndNonZeroExit() async throws {
         let first = try await RunningMWID("mwid-port-in-use")
         defer { first.stop() }

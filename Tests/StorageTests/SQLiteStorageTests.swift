@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Storage
 import Testing
 import UnifiedMessaging
@@ -62,6 +63,31 @@ import UnifiedMessaging
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.writerDurability().synchronous == 2)
         #expect(try await reopened.messages(mailbox: "alice@example.com").map(\.id) == ["m1"])
+    }
+
+    /// A database a newer mwid migrated (a schema version this one does not know) is not
+    /// opened: the error names the versions, and the database is left untouched.
+    @Test func aDatabaseOfANewerSchemaIsRefusedAndLeftAlone() async throws {
+        _ = try await seeded()
+        do {
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: later'), ('v100: later still')")
+            }
+        }
+        do {
+            _ = try SQLiteStorage(path: path)
+            Issue.record("a database of a newer schema was opened")
+        } catch let failure as StorageFailure {
+            #expect(failure.description.contains("was upgraded by a newer mwid (schema \"v100: later still\", \"v99: later\" unknown"),
+                    "\(failure)")
+        }
+        let queue = try DatabaseQueue(path: path)
+        let (migrations, mailboxes) = try await queue.read { db in
+            (try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0,
+             try String.fetchAll(db, sql: "SELECT identity FROM mailbox"))
+        }
+        #expect(migrations == 10 && mailboxes == ["alice@example.com"])
     }
 
     @Test func everythingIsThereAfterReopening() async throws {

@@ -51,11 +51,28 @@ public final class SQLiteStorage: Storage {
         // `synchronous = NORMAL`: commits not synced, lost on a power cut or a kernel
         // crash though answered. Set here, on the one connection that writes, as chosen.
         try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = \(sync.level)") }
+        try Self.refuseNewerSchema(pool, path: path)
         try SQLiteSchema.migrator.migrate(pool)
         shortReaders = ShortReaders(path: path)
         writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
         self.clock = clock
         self.path = path
+    }
+
+    /// A database migrated by a newer mwid has schema versions this one does not know:
+    /// running on it would fail writes one by one (an older query on a newer table), so
+    /// mwid refuses to open it, naming them.
+    private static func refuseNewerSchema(_ pool: DatabasePool, path: String) throws {
+        let migrator = SQLiteSchema.migrator
+        let unknown = try pool.read { db -> [String] in
+            guard try migrator.hasBeenSuperseded(db) else { return [] }
+            let known = Set(migrator.migrations)
+            return try migrator.appliedIdentifiers(db).filter { !known.contains($0) }.sorted()
+        }
+        guard !unknown.isEmpty else { return }
+        throw StorageFailure(
+            "the database \(path) was upgraded by a newer mwid (schema \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")) "
+                + "unknown to this one): run that mwid, or restore the backup taken before the upgrade")
     }
 
     /// How the writing connection commits: SQLite's `journal_mode` and `synchronous`
