@@ -89,6 +89,25 @@ import UnifiedMessaging
         #expect(events.contains { $0.kind == "mwi.publication.expired" })
     }
 
+    /// A publication past its expiry but not yet swept away is not live: refreshing,
+    /// modifying or removing it is refused (412) and changes nothing.
+    @Test func anExpiredPublicationIsNotRefreshedModifiedOrRemoved() async throws {
+        let storage = try await seeded()
+        let first = try await storage.publish(.initial(MessageWaitingState(new: 2), lifetime: 50), mailbox: Self.bob, publisher: "a", at: now)
+        let etag = try #require(first.etag)
+        let late = now + 50
+        for publication in [MWIPublication.refresh(etag: etag, lifetime: 600), .modify(etag: etag, MessageWaitingState(new: 9), lifetime: 600),
+                            .remove(etag: etag)] {
+            let refused = await #expect(throws: DirectoryError.self) {
+                _ = try await storage.publish(publication, mailbox: Self.bob, publisher: "a", at: late)
+            }
+            #expect(refused?.code == .notFound && refused?.field == "etag", "\(publication)")
+        }
+        #expect(try await storage.messageWaitingState(mailbox: Self.bob) == MessageWaitingState(new: 2))
+        let kept = try await storage.publications(mailbox: Self.bob, at: now + 49)
+        #expect(kept.map(\.etag) == [etag] && kept.first?.state == MessageWaitingState(new: 2) && kept.first?.expiresAt == now + 50)
+    }
+
     @Test func putIsOneLastingPublication() async throws {
         let storage = try await seeded()
         let put = try await storage.publish(.put(MessageWaitingState(new: 3, old: 2)), mailbox: Self.bob, publisher: "api", at: now)

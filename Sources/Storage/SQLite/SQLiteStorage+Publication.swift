@@ -36,24 +36,32 @@ extension SQLiteStorage {
                 try Self.insertPublication(db, tag, identity, state, publisher: publisher, at: stamp, expiresAt: nil)
                 etag = tag
             case .refresh(let old, let lifetime), .modify(let old, _, let lifetime):
-                _ = try Self.livePublication(db, old, identity, at: stamp)
-                let tag = Self.makeETag()  // RFC 3903 §4.1: a new entity tag for each accepted PUBLISH
+                // One statement finds the live publication and changes it (RFC 3903 §4.1:
+                // a new entity tag for each accepted PUBLISH); none changed is a 412.
+                let tag = Self.makeETag()
                 let end = now.addingTimeInterval(lifetime)
+                let changed: Bool?
                 if let state = publication.state {
-                    try db.run("""
+                    changed = try db.first("""
                         UPDATE mwi_publication SET etag = ?, new_count = ?, old_count = ?, urgent_new_count = ?, urgent_old_count = ?,
-                            publisher = ?, updated_at = ?, expires_at = ? WHERE mailbox = ? AND etag = ?
+                            publisher = ?, updated_at = ?, expires_at = ?
+                        WHERE mailbox = ? AND etag = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING 1
                         """, [tag, state.new, state.old, state.urgentNew, state.urgentOld, publisher, stamp, end.timeIntervalSince1970,
-                              identity, old])
+                              identity, old, stamp]) { _ in true }
                 } else {
                     // A refresh keeps its place among the mailbox's publications (its time).
-                    try db.run("UPDATE mwi_publication SET etag = ?, expires_at = ? WHERE mailbox = ? AND etag = ?",
-                               [tag, end.timeIntervalSince1970, identity, old])
+                    changed = try db.first("""
+                        UPDATE mwi_publication SET etag = ?, expires_at = ?
+                        WHERE mailbox = ? AND etag = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING 1
+                        """, [tag, end.timeIntervalSince1970, identity, old, stamp]) { _ in true }
                 }
+                guard changed != nil else { throw Self.noLivePublication(old, identity) }
                 (etag, expiresAt) = (tag, end)
             case .remove(let old):
-                _ = try Self.livePublication(db, old, identity, at: stamp)
-                try db.run("DELETE FROM mwi_publication WHERE mailbox = ? AND etag = ?", [identity, old])
+                let removed = try db.first("""
+                    DELETE FROM mwi_publication WHERE mailbox = ? AND etag = ? AND (expires_at IS NULL OR expires_at > ?) RETURNING 1
+                    """, [identity, old, stamp]) { _ in true }
+                guard removed != nil else { throw Self.noLivePublication(old, identity) }
             }
             let state = try Self.store(try Self.composite(db, identity, at: stamp), identity, db, before: before)
             let sms = target.smsOption == SMSNotificationOption.none ? nil
@@ -179,24 +187,21 @@ extension SQLiteStorage {
                   expiresAt?.timeIntervalSince1970])
     }
 
-    /// The state of the mailbox's publication `etag`, refused when it is unknown, expired
-    /// or another mailbox's (RFC 3903 §6: 412).
-    private static func livePublication(_ db: Database, _ etag: String, _ identity: String, at stamp: Double) throws -> MessageWaitingState {
-        guard let row = try db.row("""
-            SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mwi_publication
-            WHERE etag = ? AND mailbox = ? AND (expires_at IS NULL OR expires_at > ?)
-            """, [etag, identity, stamp]) else {
-            throw DirectoryError(.notFound, field: "etag", "no live publication of mailbox \(identity) has entity tag \(etag)")
-        }
-        return MessageWaitingState(row: row)
+    /// The refusal of an entity tag that names no live publication of the mailbox (unknown,
+    /// expired or another mailbox's; RFC 3903 §6: 412).
+    private static func noLivePublication(_ etag: String, _ identity: String) -> DirectoryError {
+        DirectoryError(.notFound, field: "etag", "no live publication of mailbox \(identity) has entity tag \(etag)")
     }
 
     /// The newest live publication's counts; nothing waiting without one.
     private static func composite(_ db: Database, _ identity: String, at stamp: Double) throws -> MessageWaitingState {
-        try db.row("""
+        try db.first("""
             SELECT new_count, old_count, urgent_new_count, urgent_old_count FROM mwi_publication
             WHERE mailbox = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY updated_at DESC, seq DESC LIMIT 1
-            """, [identity, stamp]).map(MessageWaitingState.init(row:)) ?? MessageWaitingState()
+            """, [identity, stamp]) { row in
+            MessageWaitingState(new: try row.required(0, "new_count"), old: try row.required(1, "old_count"),
+                                urgentNew: try row.required(2, "urgent_new_count"), urgentOld: try row.required(3, "urgent_old_count"))
+        } ?? MessageWaitingState()
     }
 
     /// More new messages than before: the user's text, saying how many wait.
