@@ -51,9 +51,12 @@ public protocol Storage: Sendable {
 
     // MARK: Voice messages (each change commits the mailbox's new MWI state with it)
     func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date) async throws -> MailboxChange
-    /// The same without a task (the API's deposit fast path): `completion` is called on
-    /// any thread once the deposit is committed, or refused.
+    /// The same without a task (the API's deposit): `visible` is called on any thread as
+    /// soon as the deposit can be read by others (the lamp may be told: a crash of mwid
+    /// would not lose it, though a power cut still could), `completion` once it is
+    /// durable, or refused.
     func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                 visible: (@Sendable (MailboxChange) -> Void)?,
                  completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void)
     func messages(mailbox identity: String) async throws -> [VoiceMessage]
     func message(id: String, mailbox identity: String) async throws -> VoiceMessage
@@ -95,7 +98,10 @@ public protocol Storage: Sendable {
     /// entity tag; `conflict` (field `mwiSource`) for a mailbox fed by its own messages.
     /// A SIP address is resolved in the same transaction: `notFound` (field `address`)
     /// when it names no mailbox, `conflict` (field `address`) when it names several.
-    func publish(_ publication: MWIPublication, to mailbox: MailboxAddress, publisher: String, at now: Date) async throws -> MWIPublished
+    /// `visible`, when given, is called as soon as the publication can be read by others,
+    /// before it is durable and the call returns (as for a deposit).
+    func publish(_ publication: MWIPublication, to mailbox: MailboxAddress, publisher: String, at now: Date,
+                 visible: (@Sendable (MWIPublished) -> Void)?) async throws -> MWIPublished
     /// Forgets the publications that expired by `now`; the changes of the mailboxes they fed.
     func expirePublications(at now: Date) async throws -> [MWIStateChange]
     /// When the next publication expires, if any will.
@@ -279,19 +285,27 @@ public enum MailboxAddress: Sendable, Hashable {
 extension Storage {
     /// For a backend that can only wait: the deposit on a task of its own.
     public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                        visible: (@Sendable (MailboxChange) -> Void)?,
                         completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void) {
         Task {
             do {
-                completion(.success(try await self.deposit(deposit, mailbox: identity, id: id, at: now)))
+                let change = try await self.deposit(deposit, mailbox: identity, id: id, at: now)
+                visible?(change)
+                completion(.success(change))
             } catch {
                 completion(.failure(error))
             }
         }
     }
 
-    public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String,
+    public func publish(_ publication: MWIPublication, to mailbox: MailboxAddress, publisher: String,
                         at now: Date) async throws -> MWIPublished {
-        try await publish(publication, to: .identity(identity), publisher: publisher, at: now)
+        try await publish(publication, to: mailbox, publisher: publisher, at: now, visible: nil)
+    }
+
+    public func publish(_ publication: MWIPublication, mailbox identity: String, publisher: String, at now: Date,
+                        visible: (@Sendable (MWIPublished) -> Void)? = nil) async throws -> MWIPublished {
+        try await publish(publication, to: .identity(identity), publisher: publisher, at: now, visible: visible)
     }
 }
 

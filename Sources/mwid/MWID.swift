@@ -324,6 +324,25 @@ struct MWID: AsyncParsableCommand {
         }
         await subscriptions.restore()
         await dispatcher.resume()
+        // How the last run ended (from here on, a stop that is not clean is noticed).
+        let run = RunMarker(folder: dataURL)
+        let previousStop: RunMarker.PreviousStop
+        do {
+            previousStop = try run.begin()
+        } catch {
+            await endpoint.shutdown()
+            throw StartupFailure("cannot use the data folder \(dataURL.path): \(Self.explain(error))")
+        }
+        if previousStop == .machineStop {
+            // The last commits before the stop, and what their NOTIFYs told, may be lost:
+            // every lamp is told its state again (paced, after live changes).
+            let mailboxes = (try? await storage.markForRefresh(.all)) ?? []
+            logger.warning("the machine stopped while mwid was running (power cut, kernel crash or reboot): every lamp is re-sent",
+                           metadata: ["mailboxes": "\(mailboxes.count)"])
+            dispatcher.stateChanged(mailboxes: mailboxes, priority: .refresh)
+        } else if previousStop == .processCrash {
+            logger.warning("mwid did not stop cleanly last time: pending deliveries resume")
+        }
         let api = AdminAPI(storage: storage, token: token, prometheus: registry, version: MWIDVersion.string,
                            stateChanged: { dispatcher.stateChanged(mailbox: $0) },
                            refreshed: { dispatcher.stateChanged(mailboxes: $0, priority: .refresh) }, subscriptions: subscriptions,
@@ -354,8 +373,10 @@ struct MWID: AsyncParsableCommand {
             try await group.run()
         } catch {
             await endpoint.shutdown()
+            run.end()
             throw StartupFailure(Self.explain(error))
         }
+        run.end()
         logger.info("stopped")
     }
 

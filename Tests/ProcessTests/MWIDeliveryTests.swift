@@ -326,4 +326,45 @@ extension MWIDeliveryTests {
         let log = try String(contentsOf: mwid.directory.appendingPathComponent("uas_notify_auth.xml.log"), encoding: .utf8)
         #expect(log.contains("AUTH OK") && log.contains("AUTH FAILED"), "\(log)")
     }
+
+    /// How the last run ended decides what a start re-sends. After a crash of mwid alone
+    /// (`kill -9`), nothing committed is lost and nothing is re-sent; after the machine
+    /// stopped under it (the run's marker is of another boot: a power cut, a kernel crash),
+    /// the last commits and what their NOTIFYs told may be lost, so every lamp is re-sent
+    /// without anyone asking. A clean stop leaves no marker.
+    @Test func afterTheMachineStoppedUnderMWIDEveryLampIsResentAtStart() async throws {
+        // (No health checks: the PBX here answers NOTIFYs only.)
+        let quiet = ["--mwi-notify-interval", "0", "--mwi-health-interval", "0"]
+        let mwid = try await RunningMWID("mwi-machine-stop", arguments: quiet)
+        let port = try await Peers.freePortBoth()
+        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 2, in: mwid.directory)
+        defer { pbx.stop() }
+        try await Peers.waitUntilListening(port: port, udp: true)
+        try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
+        _ = try await deposit(mwid)
+        _ = try await waitAcknowledged(mwid)
+        let marker = mwid.dataDirectory.appendingPathComponent("mwid.running")
+        let boot = try String(contentsOf: URL(fileURLWithPath: "/proc/sys/kernel/random/boot_id"), encoding: .utf8)
+        #expect(try String(contentsOf: marker, encoding: .utf8) == boot, "the marker names this boot")
+        mwid.stop(signal: "KILL")
+
+        // A crash of mwid alone: the lamp stays acknowledged (a re-send would be marked
+        // pending before HTTP answers).
+        let crashed = try await RunningMWID("mwi-machine-stop", in: mwid.directory, arguments: quiet)
+        #expect(try await status(crashed)["acknowledged"] as? Bool == true)
+        #expect(crashed.process.log.contains("mwid did not stop cleanly last time"), "\(crashed.process.log)")
+        crashed.stop()
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "a clean stop leaves no marker")
+
+        // As a power cut leaves it: the marker of a run in an earlier boot.
+        try "00000000-0000-0000-0000-000000000000\n".write(to: marker, atomically: true, encoding: .utf8)
+        let again = try await RunningMWID("mwi-machine-stop", in: mwid.directory, arguments: quiet)
+        defer { again.stop() }
+        #expect(again.process.log.contains("the machine stopped while mwid was running"), "\(again.process.log)")
+        let s = try await waitAcknowledged(again)
+        #expect(s["new"] as? Int == 1)
+        #expect(await pbx.waitForExit() == 0, "\(pbx.log)")
+        let received = try String(contentsOf: mwid.directory.appendingPathComponent("uas_notify.xml.msg"), encoding: .utf8)
+        #expect(received.components(separatedBy: "Voice-Message: 1/0 (0/0)").count - 1 == 2, "\(received)")
+    }
 }

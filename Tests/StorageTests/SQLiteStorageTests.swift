@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Storage
+import Synchronization
 import Testing
 import UnifiedMessaging
 
@@ -36,33 +37,53 @@ import UnifiedMessaging
         }
     }
 
-    /// A write answered is a write synced: GRDB's pool sets `synchronous = NORMAL` on its
-    /// writer when it turns WAL on, which loses answered commits on a power cut.
-    @Test func theWriterSyncsEveryCommit() async throws {
+    /// A write answered is a write synced. The writer commits without syncing (GRDB's pool
+    /// sets `synchronous = NORMAL` when it turns WAL on) and mwid syncs the WAL itself:
+    /// the deposit is readable by another connection when the lamp is told (`visible`),
+    /// before that sync, and answered only after a sync that began after its commit.
+    @Test func aWriteIsVisibleAtOnceAndAnsweredOnceItsWALIsSynced() async throws {
         let storage = try await seeded()
-        let durability = try await storage.writerDurability()
-        #expect(durability.journalMode == "wal")
-        #expect(durability.synchronous == 2)  // FULL
-        // Still so after writes, and for a store opened again.
-        _ = try await storage.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
-                                      id: "m1", at: Date())
-        #expect(try await storage.writerDurability().synchronous == 2)
-        #expect(try await SQLiteStorage(path: path).writerDurability().synchronous == 2)
+        #expect(try await storage.writerDurability() == ("wal", 1, true))
+        let other = try DatabaseQueue(path: path)
+        struct Seen: Sendable { var readable: Int?; var syncsWhenVisible: Int?; var syncsWhenAnswered: Int? }
+        let seen = Mutex(Seen())
+        let change: MailboxChange = try await withCheckedThrowingContinuation { continuation in
+            storage.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com", id: "m1",
+                            at: Date(), visible: { _ in
+                                let readable = try? other.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM voice_message WHERE id = 'm1'") }
+                                seen.withLock { $0.readable = readable ?? -1; $0.syncsWhenVisible = storage.walSyncs }
+                            }, completion: { result in
+                                seen.withLock { $0.syncsWhenAnswered = storage.walSyncs }
+                                continuation.resume(with: result)
+                            })
+        }
+        #expect(change.state.new == 1)
+        let order = seen.withLock { $0 }
+        #expect(order.readable == 1)
+        let visible = try #require(order.syncsWhenVisible), answered = try #require(order.syncsWhenAnswered)
+        #expect(answered > visible)
+        // Still so for a store opened again, and the deposit is there.
+        let reopened = try SQLiteStorage(path: path)
+        #expect(try await reopened.writerDurability() == ("wal", 1, true))
+        #expect(try await reopened.messages(mailbox: "alice@example.com").map(\.id) == ["m1"])
     }
 
-    /// An operator may trade the sync of each commit for its latency: the writer then
-    /// commits with NORMAL, what it wrote is all there after reopening, and opening the
-    /// same database again without the choice is durable again.
+    /// An operator may trade the sync of each commit for its latency: no sync is made, what
+    /// was written is all there after reopening, and opening the same database again
+    /// without the choice syncs again.
     @Test func commitsUnsyncedWhenTheOperatorSaysSo() async throws {
         _ = try await seeded()
         let unsynced = try SQLiteStorage(path: path, sync: .normal)
-        #expect(try await unsynced.writerDurability() == ("wal", 1))
+        #expect(try await unsynced.writerDurability() == ("wal", 1, false))
         _ = try await unsynced.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
                                        id: "m1", at: Date())
-        #expect(try await unsynced.writerDurability().synchronous == 1)
+        #expect(unsynced.walSyncs == 0)
         let reopened = try SQLiteStorage(path: path)
-        #expect(try await reopened.writerDurability().synchronous == 2)
+        #expect(try await reopened.writerDurability() == ("wal", 1, true))
         #expect(try await reopened.messages(mailbox: "alice@example.com").map(\.id) == ["m1"])
+        _ = try await reopened.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
+                                       id: "m2", at: Date())
+        #expect(reopened.walSyncs >= 1)
     }
 
     /// A database a newer mwid migrated (a schema version this one does not know) is not

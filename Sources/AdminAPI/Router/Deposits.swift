@@ -36,14 +36,16 @@ struct Deposits: Sendable {
         return try APICoding.sharedDecoder.decode(VoiceMessageDeposit.self, from: Data(body.readableBytesView))
     }
 
-    /// For the route.
+    /// For the route: the same as the fast path's, awaited.
     func deposit(_ body: ByteBuffer, mailbox identity: String) async throws -> Deposited {
-        let deposit = try Self.decode(body)
-        return committed(try await storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock()), mailbox: identity)
+        try await withCheckedThrowingContinuation { continuation in
+            deposit(body, mailbox: identity) { continuation.resume(with: $0) }
+        }
     }
 
-    /// For the fast path: `answer` is called on any thread once the deposit is committed
-    /// or refused, with what to send back.
+    /// For the fast path: `answer` is called on any thread once the deposit is durable or
+    /// refused, with what to send back. The lamp is told before, as soon as
+    /// the deposit is committed and visible (while its WAL is being synced).
     func deposit(_ body: ByteBuffer, mailbox identity: String,
                  answer: @escaping @Sendable (Result<Deposited, any Error>) -> Void) {
         let deposit: VoiceMessageDeposit
@@ -52,14 +54,19 @@ struct Deposits: Sendable {
         } catch {
             return answer(.failure(error))
         }
-        storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock()) { result in
-            answer(result.map { self.committed($0, mailbox: identity) })
-        }
+        storage.deposit(deposit, mailbox: identity, id: makeID(), at: clock(),
+                        visible: { self.committed($0, mailbox: identity) },
+                        completion: { result in answer(result.map { self.deposited($0, mailbox: identity) }) })
     }
 
-    /// The deposit is committed: the lamp and the text are told, and it is counted.
-    private func committed(_ change: MailboxChange, mailbox identity: String) -> Deposited {
+    /// The deposit is committed: the lamp is told.
+    private func committed(_ change: MailboxChange, mailbox identity: String) {
         if change.state != change.previousState { stateChanged(identity) }
+    }
+
+    /// The deposit is durable: the text is told (a text, unlike a lamp, cannot be taken
+    /// back should a power cut lose the deposit), and it is counted, and answered.
+    private func deposited(_ change: MailboxChange, mailbox identity: String) -> Deposited {
         if change.sms != nil { sms?.wake() }
         counter.increment()
         return Deposited(message: change.message,

@@ -220,8 +220,11 @@ struct DirectoryRoutes<Context: RequestContext> {
                   request: "MWICounts", responses: [(200, "MWIStatus"), (400, "Error"), (404, "Error"), (409, "Error")]) { request, context in
             let identity = try APIResponses.parameter("identity", context)
             let counts = try await APIResponses.decode(MWICounts.self, from: request, context: context)
-            let published = try await storage.publish(.put(counts.state), mailbox: identity, publisher: "api", at: clock())
-            if published.change.state != published.change.previousState { stateChanged(identity) }
+            // The lamp is told as soon as the counts are committed; the text and the caller
+            // once they are durable.
+            let published = try await storage.publish(.put(counts.state), mailbox: identity, publisher: "api", at: clock()) { published in
+                if published.change.state != published.change.previousState { stateChanged(identity) }
+            }
             if published.change.sms != nil { sms?.wake() }
             return try APIResponses.json(try await status(identity))
         }

@@ -57,11 +57,10 @@ extension SubscriptionServer {
         }
     }
 
-    /// The publication is stored: the pipeline is told of a change, and the 200 carries
-    /// the new entity tag.
+    /// The publication is durable (the pipeline was told of its change when it was
+    /// committed, in `store`): the 200 carries the new entity tag.
     private nonisolated func accepted(_ outcome: MWIPublished, _ intent: PublishIntent, _ request: SIPMessage,
                                       publisher: String) -> SIPMessage {
-        if outcome.change.state != outcome.change.previousState || outcome.change.sms != nil { published(outcome.change) }
         logger.debug("published", metadata: ["mailbox": "\(outcome.change.mailbox)", "publisher": "\(publisher)",
                                              "state": "\(outcome.change.state)", "expires": "\(intent.expires)"])
         var response = request.makeResponse(statusCode: 200, toTag: SIPIdentifiers.tag())
@@ -73,7 +72,10 @@ extension SubscriptionServer {
     private nonisolated func store(_ publication: MWIPublication, to mailbox: MailboxAddress, naming uri: SIPURI,
                        publisher: String) async throws(SIPRefusal) -> MWIPublished {
         do {
-            return try await storage.publish(publication, to: mailbox, publisher: publisher, at: clock())
+            // Subscribers and gateways are told as soon as it is committed, while it is synced.
+            return try await storage.publish(publication, to: mailbox, publisher: publisher, at: clock()) { outcome in
+                if outcome.change.state != outcome.change.previousState || outcome.change.sms != nil { self.published(outcome.change) }
+            }
         } catch let error as DirectoryError {
             switch (error.code, error.field) {
             case (.notFound, "address"): throw SIPRefusal(404, "Not Found (no mailbox for \(uri))")

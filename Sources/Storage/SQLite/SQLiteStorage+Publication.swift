@@ -10,9 +10,9 @@ import UnifiedMessaging
 /// nothing is waiting.
 extension SQLiteStorage {
     public func publish(_ publication: MWIPublication, to address: MailboxAddress, publisher: String,
-                        at now: Date) async throws -> MWIPublished {
+                        at now: Date, visible: (@Sendable (MWIPublished) -> Void)?) async throws -> MWIPublished {
         if let state = publication.state { try DirectoryValidation.check(state) }
-        return try await write { db in
+        return try await write(visible: visible) { db in
             let target = try Self.publishedMailbox(db, address)
             let (identity, before) = (target.identity, target.state)
             guard target.source == .external else {

@@ -4,11 +4,14 @@ import Synchronization
 public import UnifiedMessaging
 
 /// The embedded store: one SQLite file in WAL mode with foreign keys and durable
-/// (`synchronous = FULL`) commits, concurrent readers, and group commit of writes.
+/// commits (the WAL synced before a write is answered), concurrent readers, and group
+/// commit of writes.
 public final class SQLiteStorage: Storage {
     private let pool: DatabasePool
     private let shortReaders: ShortReaders
     private let writes: WriteCoalescer
+    /// Syncs the WAL before writes are answered (storage sync `full`); nil for `normal`.
+    private let flusher: WALFlusher?
     /// Dial plans, policies and gateways as of a directory version: what every delivery
     /// needs besides its mailbox, read once instead of once per NOTIFY.
     private let snapshot = Mutex<DirectorySnapshot?>(nil)
@@ -20,16 +23,14 @@ public final class SQLiteStorage: Storage {
 
     /// When a commit is written to the disk for good, before its write is answered.
     public enum CommitSync: String, Sendable, CaseIterable {
-        /// Synced before the answer (SQLite `synchronous = FULL`): an answered write
-        /// survives a crash of mwid and a power cut or kernel crash.
+        /// Synced before the answer: an answered write survives a crash of mwid and a
+        /// power cut or kernel crash. (The writer commits with SQLite's `synchronous =
+        /// NORMAL` and mwid syncs the WAL itself, beside the next commit: see `WALFlusher`.)
         case full
         /// Written to the WAL but not synced (SQLite `synchronous = NORMAL`): an answered
         /// write survives a crash of mwid; a power cut or kernel crash may lose the last
         /// ones (the database itself stays consistent). Saves an fsync per commit.
         case normal
-
-        /// SQLite's `PRAGMA synchronous` value for it.
-        public var level: Int { self == .full ? 2 : 1 }
     }
 
     /// Opens (creating if needed) the database at `path` and runs pending migrations.
@@ -48,13 +49,16 @@ public final class SQLiteStorage: Storage {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         // The pool turns WAL on for its writer after `prepareDatabase`, and with it
-        // `synchronous = NORMAL`: commits not synced, lost on a power cut or a kernel
-        // crash though answered. Set here, on the one connection that writes, as chosen.
-        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = \(sync.level)") }
+        // `synchronous = NORMAL`. Migrations commit synced (FULL); the writes after them
+        // commit unsynced (NORMAL), and with sync `full` the flusher syncs each commit's
+        // WAL frames before its write is answered.
+        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = FULL") }
         try Self.refuseNewerSchema(pool, path: path)
         try SQLiteSchema.migrator.migrate(pool)
+        try pool.writeWithoutTransaction { db in try db.run("PRAGMA synchronous = NORMAL") }
         shortReaders = ShortReaders(path: path)
-        writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path))
+        flusher = sync == .full ? WALFlusher(databasePath: path) : nil
+        writes = WriteCoalescer(writer: pool, checkpointer: try Checkpointer(path: path), flusher: flusher)
         self.clock = clock
         self.path = path
     }
@@ -76,13 +80,18 @@ public final class SQLiteStorage: Storage {
     }
 
     /// How the writing connection commits: SQLite's `journal_mode` and `synchronous`
-    /// (2 = FULL: every commit synced before it is answered; 1 = NORMAL). For diagnostics
-    /// and tests.
-    public func writerDurability() async throws -> (journalMode: String, synchronous: Int) {
-        try await pool.writeWithoutTransaction { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
+    /// (1 = NORMAL), and whether mwid syncs each commit's WAL before it is answered
+    /// (storage sync `full`). For diagnostics and tests.
+    public func writerDurability() async throws -> (journalMode: String, synchronous: Int, walSynced: Bool) {
+        let synced = flusher != nil
+        return try await pool.writeWithoutTransaction { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1, synced)
         }
     }
+
+    /// How many times the WAL has been synced for answered writes (0 with storage sync
+    /// `normal`). For diagnostics and tests.
+    public var walSyncs: Int { flusher?.syncCount ?? 0 }
 
     /// The schema versions applied, oldest first.
     public func appliedMigrations() async throws -> [String] {
@@ -105,6 +114,17 @@ public final class SQLiteStorage: Storage {
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do {
             return try await writes.write(body)
+        } catch {
+            throw Self.constraintConflict(error)
+        }
+    }
+
+    /// The same, `visible` told as soon as the commit can be read (before it is durable).
+    func write<T: Sendable>(visible: (@Sendable (T) -> Void)?,
+                            _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        guard let visible else { return try await write(body) }
+        do {
+            return try await writes.write(body, visible: visible)
         } catch {
             throw Self.constraintConflict(error)
         }
@@ -578,6 +598,7 @@ public final class SQLiteStorage: Storage {
     }
 
     public func deposit(_ deposit: VoiceMessageDeposit, mailbox identity: String, id: String, at now: Date,
+                        visible: (@Sendable (MailboxChange) -> Void)?,
                         completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void) {
         let body: @Sendable (Database) throws -> MailboxChange
         do {
@@ -585,7 +606,7 @@ public final class SQLiteStorage: Storage {
         } catch {
             return completion(.failure(error))
         }
-        writes.write(body) { completion($0.mapError(Self.constraintConflict)) }
+        writes.write(body, visible: visible) { completion($0.mapError(Self.constraintConflict)) }
     }
 
     /// A deposit's transaction: checked first (a refusal throws here, before any write).

@@ -9,6 +9,12 @@ import Synchronization
 /// hears of success before the commit that holds their write is durable. One fsync then
 /// serves many concurrent API calls, which is what makes durable deposits fast.
 ///
+/// A write may also ask to be told as soon as its commit is visible to readers (`visible`),
+/// before it is durable: the MWI engine sends the lamp its new state while the WAL is being
+/// synced (`WALFlusher`), and the write is answered once it is. With a flusher, the writer
+/// commits without syncing and goes on with the next batch during the sync; without one
+/// (storage sync `normal`), a commit is answered as soon as it is written.
+///
 /// The batches are committed on a serial queue of their own, with GRDB's synchronous
 /// write: a write costs one thread hop there and one back to its caller (an actor and a
 /// task in between cost three more, a third of a deposit's latency).
@@ -16,6 +22,8 @@ final class WriteCoalescer: Sendable {
     private let writer: any DatabaseWriter
     /// Keeps the WAL short; told of every commit.
     private let checkpointer: Checkpointer?
+    /// Syncs the commits before they are answered; nil: answered unsynced.
+    private let flusher: WALFlusher?
     private struct Waiting {
         var pending: [any CoalescedWrite] = []
         var draining = false
@@ -29,9 +37,10 @@ final class WriteCoalescer: Sendable {
     private let commitTime = Metrics.Timer(label: "mwid_storage_commit_duration")
     private let truncations = Counter(label: "mwid_storage_wal_truncations_total")
 
-    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, maximumBatch: Int = 512) {
+    init(writer: any DatabaseWriter, checkpointer: Checkpointer? = nil, flusher: WALFlusher? = nil, maximumBatch: Int = 512) {
         self.writer = writer
         self.checkpointer = checkpointer
+        self.flusher = flusher
         self.maximumBatch = maximumBatch
     }
 
@@ -41,11 +50,21 @@ final class WriteCoalescer: Sendable {
         }
     }
 
-    /// The same without a task: `completion` is called on the commit queue once the
-    /// transaction holding the write is durable (or has failed).
+    /// The same, told first when its commit is visible (on the commit queue, before the
+    /// next batch: keep it short).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T,
+                            visible: @escaping @Sendable (T) -> Void) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            submit(PendingWrite(body: body, visible: visible) { continuation.resume(with: $0) })
+        }
+    }
+
+    /// The same without a task: `visible` as above, and `completion` called on the commit
+    /// or flush queue once the transaction holding the write is durable (or has failed).
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T,
+                            visible: (@Sendable (T) -> Void)? = nil,
                             completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
-        submit(PendingWrite(body: body, completion: completion))
+        submit(PendingWrite(body: body, visible: visible, completion: completion))
     }
 
     private func submit(_ job: any CoalescedWrite) {
@@ -76,7 +95,16 @@ final class WriteCoalescer: Sendable {
                 commitTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
                 commits.increment()
                 writes.increment(by: batch.count)
-                for job in batch { job.finish() }
+                for job in batch { job.committed() }
+                if let flusher {
+                    flusher.flush { error in
+                        for job in batch {
+                            if let error { job.fail(error) } else { job.finish() }
+                        }
+                    }
+                } else {
+                    for job in batch { job.finish() }
+                }
                 if checkpointer?.committed() == .truncate {
                     // A checkpoint in full that rewinds the WAL must be the writer's own.
                     _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
@@ -92,21 +120,27 @@ final class WriteCoalescer: Sendable {
 private protocol CoalescedWrite: Sendable {
     /// Runs inside the batch's transaction, in a savepoint of its own; keeps the outcome.
     func run(in db: Database)
-    /// The transaction committed: deliver the kept outcome.
+    /// The transaction committed (visible, maybe not yet durable): tell whoever asked.
+    func committed()
+    /// The transaction is durable: deliver the kept outcome.
     func finish()
     /// The transaction failed as a whole.
     func fail(_ error: any Error)
 }
 
 private final class PendingWrite<T: Sendable>: CoalescedWrite, @unchecked Sendable {
-    // `outcome` is written on the database's writer queue inside `run` and read in
-    // `finish` after the write call has returned: never at the same time.
+    // `outcome` is written on the database's writer queue inside `run`, and read in
+    // `committed` after the write call has returned and in `finish` after that (on the
+    // flush queue, handed over through its lock): never at the same time.
     private var outcome: Result<T, any Error>?
     private let body: @Sendable (Database) throws -> T
+    private let visible: (@Sendable (T) -> Void)?
     private let completion: @Sendable (Result<T, any Error>) -> Void
 
-    init(body: @escaping @Sendable (Database) throws -> T, completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
+    init(body: @escaping @Sendable (Database) throws -> T, visible: (@Sendable (T) -> Void)? = nil,
+         completion: @escaping @Sendable (Result<T, any Error>) -> Void) {
         self.body = body
+        self.visible = visible
         self.completion = completion
     }
 
@@ -128,6 +162,10 @@ private final class PendingWrite<T: Sendable>: CoalescedWrite, @unchecked Sendab
             try? db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT coalesced_write").execute()
             try? db.cachedStatement(sql: "RELEASE SAVEPOINT coalesced_write").execute()
         }
+    }
+
+    func committed() {
+        if let visible, case .success(let value)? = outcome { visible(value) }
     }
 
     func finish() {
