@@ -255,7 +255,11 @@ final class FakeSMSC: Sendable {
         let port = smsc.port
         smsc.close()
         try await Task.sleep(for: .milliseconds(50))
-        let client = try SMPPClient(route: route(port), timers: timers)
+        // A back-off long enough that a loaded machine cannot spend it between the two submits.
+        var slow = timers
+        slow.reconnectBackoff = .seconds(60)
+        slow.maximumReconnectBackoff = .seconds(60)
+        let client = try SMPPClient(route: route(port), timers: slow)
         let first = await client.submit(SMSText("a"), to: "+33612345678", reference: 0, partsSent: 0)
         guard case .temporary(let why)? = first.failure else { Issue.record("\(first)"); return }
         #expect(why.contains("cannot connect"))
