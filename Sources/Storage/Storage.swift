@@ -60,8 +60,14 @@ public protocol Storage: Sendable {
                  completion: @escaping @Sendable (Result<MailboxChange, any Error>) -> Void)
     func messages(mailbox identity: String) async throws -> [VoiceMessage]
     func message(id: String, mailbox identity: String) async throws -> VoiceMessage
-    func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange
-    func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange
+    /// Marks a message read or unread, urgent or not. `visible`, when given, is called as
+    /// soon as the change can be read by others (the lamp may be told), before it is
+    /// durable and the call returns (as for a deposit).
+    func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange,
+                       visible: (@Sendable (MailboxChange) -> Void)?) async throws -> MailboxChange
+    /// Deletes a message; `visible` as for `changeMessage`.
+    func removeMessage(id: String, mailbox identity: String,
+                       visible: (@Sendable (MailboxChange) -> Void)?) async throws -> MailboxChange
 
     // MARK: MWI delivery
     /// Mailboxes whose committed state is newer than the one last acknowledged.
@@ -296,6 +302,14 @@ extension Storage {
                 completion(.failure(error))
             }
         }
+    }
+
+    public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange {
+        try await changeMessage(id: id, mailbox: identity, change, visible: nil)
+    }
+
+    public func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange {
+        try await removeMessage(id: id, mailbox: identity, visible: nil)
     }
 
     public func publish(_ publication: MWIPublication, to mailbox: MailboxAddress, publisher: String,

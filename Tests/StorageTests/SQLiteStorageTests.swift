@@ -68,6 +68,32 @@ import UnifiedMessaging
         #expect(try await reopened.messages(mailbox: "alice@example.com").map(\.id) == ["m1"])
     }
 
+    /// Hearing a message and deleting one move the lamp as a deposit does: told when the
+    /// change is readable, before its WAL is synced and the call returns.
+    @Test func readingAndDeletingAreVisibleBeforeTheyAreAnswered() async throws {
+        let storage = try await seeded()
+        let other = try DatabaseQueue(path: path)
+        _ = try await storage.deposit(VoiceMessageDeposit(from: "+33140000000", durationSeconds: 5), mailbox: "alice@example.com",
+                                      id: "m1", at: Date())
+        /// What another reader saw, the syncs made by then, and the count the change reported.
+        struct Seen: Sendable { var rows: Int?; var syncs: Int?; var count: Int? }
+        let seen = Mutex(Seen())
+        let read = try await storage.changeMessage(id: "m1", mailbox: "alice@example.com", VoiceMessageChange(read: true)) { change in
+            let unread = try? other.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM voice_message WHERE read = 0") }
+            seen.withLock { $0 = Seen(rows: unread ?? -1, syncs: storage.walSyncs, count: change.state.new) }
+        }
+        let atRead = seen.withLock { $0 }
+        #expect(atRead.rows == 0 && atRead.count == 0 && read.state.old == 1)
+        #expect(try #require(atRead.syncs) < storage.walSyncs)
+        let removed = try await storage.removeMessage(id: "m1", mailbox: "alice@example.com") { change in
+            let left = try? other.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM voice_message") }
+            seen.withLock { $0 = Seen(rows: left ?? -1, syncs: storage.walSyncs, count: change.state.old) }
+        }
+        let atRemove = seen.withLock { $0 }
+        #expect(atRemove.rows == 0 && atRemove.count == 0 && removed.previousState.old == 1)
+        #expect(try #require(atRemove.syncs) < storage.walSyncs)
+    }
+
     /// An operator may trade the sync of each commit for its latency: no sync is made, what
     /// was written is all there after reopening, and opening the same database again
     /// without the choice syncs again.

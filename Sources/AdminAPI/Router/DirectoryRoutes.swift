@@ -193,14 +193,18 @@ struct DirectoryRoutes<Context: RequestContext> {
                   responses: [(200, "VoiceMessage"), (400, "Error"), (404, "Error")]) { request, context in
             let change = try await APIResponses.decode(VoiceMessageChange.self, from: request, context: context)
             let identity = try APIResponses.parameter("identity", context)
-            let result = try await storage.changeMessage(id: try APIResponses.parameter("id", context), mailbox: identity, change)
-            committed(identity, result)
+            // The lamp is told as soon as the change is committed, the caller once it is durable.
+            let result = try await storage.changeMessage(id: try APIResponses.parameter("id", context), mailbox: identity, change) {
+                committed(identity, $0)
+            }
             changes("update").increment()
             return try APIResponses.json(result.message)
         }
         table.add(.delete, item, "Delete a voice message", responses: [(204, nil), (404, "Error")]) { _, context in
             let identity = try APIResponses.parameter("identity", context)
-            committed(identity, try await storage.removeMessage(id: try APIResponses.parameter("id", context), mailbox: identity))
+            _ = try await storage.removeMessage(id: try APIResponses.parameter("id", context), mailbox: identity) {
+                committed(identity, $0)
+            }
             changes("delete").increment()
             return APIResponses.noContent()
         }

@@ -663,8 +663,9 @@ public final class SQLiteStorage: Storage {
         return VoiceMessage(row: row)
     }
 
-    public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange) async throws -> MailboxChange {
-        try await write { db in
+    public func changeMessage(id: String, mailbox identity: String, _ change: VoiceMessageChange,
+                              visible: (@Sendable (MailboxChange) -> Void)?) async throws -> MailboxChange {
+        try await write(visible: visible) { db in
             let (before, source) = try Self.counts(db, identity)
             let old = try Self.message(db, id, identity)
             let message = change.applied(to: old)
@@ -676,8 +677,9 @@ public final class SQLiteStorage: Storage {
         }
     }
 
-    public func removeMessage(id: String, mailbox identity: String) async throws -> MailboxChange {
-        try await write { db in
+    public func removeMessage(id: String, mailbox identity: String,
+                              visible: (@Sendable (MailboxChange) -> Void)?) async throws -> MailboxChange {
+        try await write(visible: visible) { db in
             let (before, source) = try Self.counts(db, identity)
             let message = try Self.message(db, id, identity)
             try db.run("DELETE FROM voice_message WHERE id = ?", [id])
