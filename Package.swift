@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "SIPTransport",
             dependencies: [
-                "SIP",
+                "SIP", "CResolv",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -126,6 +126,9 @@ let package = Package(
         // The allocator of mwid (see docs/deployment.md): Debian's libjemalloc-dev to build,
         // libjemalloc2 to run (scripts/deps installs it; no pkg-config needed: -ljemalloc).
         .systemLibrary(name: "CJemalloc"),
+        // glibc's stub resolver (libresolv, in libc6-dev): DNS answers with their TTL, for
+        // RFC 3263 SRV and A/AAAA resolution of peers named by host name.
+        .systemLibrary(name: "CResolv"),
         .executableTarget(
             name: "mwid",
             dependencies: [

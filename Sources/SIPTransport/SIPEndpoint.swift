@@ -37,9 +37,11 @@ public final class SIPEndpoint: Sendable {
         for l in configuration.tls { tlsAddresses.append(try SIPEndpointConfiguration.socketAddress(l)) }
         let serverTLS = tlsAddresses.isEmpty ? nil : try (configuration.tlsConfiguration ?? SIPTLSConfiguration()).makeServerContext()
         let clientTLS = try (configuration.tlsConfiguration ?? SIPTLSConfiguration()).makeClientContext()
+        let dnsServer = try configuration.dnsServerAddress()
         try await loop.submit {
             core.value.serverTLS = serverTLS
             core.value.clientTLS = clientTLS
+            core.value.resolver.server = dnsServer
         }.get()
 
         for address in udpAddresses {
@@ -157,7 +159,7 @@ public final class SIPEndpoint: Sendable {
         let core = self.core
         let channels: [any Channel] = (try? await eventLoop.submit {
             core.value.shuttingDown = true
-            return core.value.listeners.map(\.1) + Array(core.value.connections.values)
+            return core.value.listeners.map(\.1) + Array(core.value.connections.values) + core.value.unreachableWatchChannels
         }.get()) ?? []
         for channel in channels {
             try? await channel.close()

@@ -28,7 +28,8 @@ struct FileConfiguration: Decodable {
         var t1: Int?
         var realm: String?
         var trustedPeers: [String]?
-        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1, realm, trustedPeers }
+        var dnsServer: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case udp, tcp, tls, advertisedHost, t1, realm, trustedPeers, dnsServer }
         typealias Keys = CodingKeys
     }
 

@@ -82,6 +82,10 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("sip-t1"), help: "SIP timer T1 in milliseconds (default 500); T2 and the timeout follow.")
     var sipT1: Int?
 
+    @Option(name: .customLong("sip-dns-server"),
+            help: "IPv4:PORT of the DNS server that gateways' and phones' host names are resolved with (SRV, A, AAAA; default: /etc/resolv.conf's).")
+    var sipDNSServer: String?
+
     @Option(name: .customLong("mwi-notify-interval"), help: "At most one NOTIFY per mailbox in this many seconds (default 5).")
     var mwiNotifyInterval: Double?
 
@@ -238,7 +242,8 @@ struct MWID: AsyncParsableCommand {
             udp: !sipUDP.isEmpty ? sipUDP : file.sip?.udp ?? ["127.0.0.1:5060"],
             tcp: !sipTCP.isEmpty ? sipTCP : file.sip?.tcp ?? ["127.0.0.1:5060"],
             tls: !sipTLS.isEmpty ? sipTLS : file.sip?.tls ?? [],
-            advertisedHost: advertisedHost ?? file.sip?.advertisedHost, tlsConfiguration: tls)
+            advertisedHost: advertisedHost ?? file.sip?.advertisedHost, tlsConfiguration: tls,
+            dnsServer: sipDNSServer ?? file.sip?.dnsServer)
         if let t1 = sipT1 ?? file.sip?.t1 {
             guard (10...10_000).contains(t1) else { throw StartupFailure("SIP T1 must be 10 to 10000 ms (got \(t1))") }
             sipConfiguration.timers = SIPTimers(t1: .milliseconds(Int64(t1)))

@@ -103,14 +103,15 @@ import UnifiedMessaging
         #expect(notify.bodyText == "Messages-Waiting: yes\r\nMessage-Account: sip:1234@mwid.example.com\r\nVoice-Message: 2/8 (1/0)\r\n")
     }
 
+    /// Phones are many: their NOTIFYs are not watched for ICMP port unreachable.
     @Test func notifiesGoBackTheWayTheSubscribeCame() {
-        #expect(SubscriptionNotify.hops(dialog()) == [SIPPeer(host: "192.0.2.50", port: 40001, transport: .udp)])
+        #expect(SubscriptionNotify.hops(dialog()) == [SIPPeer(host: "192.0.2.50", port: 40001, transport: .udp, watchesUnreachable: false)])
         #expect(SubscriptionNotify.hops(dialog(transport: "tcp")) == [
-            SIPPeer(host: "192.0.2.50", port: 40001, transport: .tcp, existingConnectionOnly: true),
-            SIPPeer(host: "192.0.2.50", port: 5070, transport: .tcp),
+            SIPPeer(host: "192.0.2.50", port: 40001, transport: .tcp, existingConnectionOnly: true, watchesUnreachable: false),
+            SIPPeer(host: "192.0.2.50", port: 5070, transport: .tcp, watchesUnreachable: false),
         ])
         #expect(SubscriptionNotify.hops(dialog(routeSet: ["<sip:proxy1.example.com:5080;transport=tcp;lr>"])) == [
-            SIPPeer(host: "proxy1.example.com", port: 5080, transport: .tcp),
+            SIPPeer(host: "proxy1.example.com", port: 5080, transport: .tcp, watchesUnreachable: false),
         ])
         #expect(SubscriptionNotify.hostPort("[2001:db8::1]:5060")! == ("2001:db8::1", 5060))
     }

@@ -86,15 +86,18 @@ import Testing
         #expect(yes.lowerBound < no.lowerBound)
     }
 
-    @Test func aRefusingGatewayIsSkippedForTheNextOneAtOnce() async throws {
-        let mwid = try await RunningMWID("mwi-failover", arguments: ["--mwi-notify-interval", "0"])
+    /// A closed port is refused at once: TCP by the connection, UDP by ICMP port unreachable.
+    @Test(arguments: ["tcp", "udp"])
+    func aRefusingGatewayIsSkippedForTheNextOneAtOnce(transport: String) async throws {
+        let mwid = try await RunningMWID("mwi-failover-\(transport)", arguments: ["--mwi-notify-interval", "0"])
         defer { mwid.stop() }
-        let closed = try await Peers.freePort(udp: false)  // nothing listens there: TCP connection refused
+        let udp = transport == "udp"
+        let closed = try await Peers.freePort(udp: udp)  // nothing listens there
         let port = try await Peers.freePortBoth()
-        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "t1", calls: 1, in: mwid.directory)
+        let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: udp ? "u1" : "t1", calls: 1, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: false)
-        try await provision(mwid, gateways: [("down", closed, "tcp", 0), ("up", port, "tcp", 1)])
+        try await Peers.waitUntilListening(port: port, udp: udp)
+        try await provision(mwid, gateways: [("down", closed, transport, 0), ("up", port, transport, 1)])
 
         let started = ContinuousClock.now
         _ = try await deposit(mwid)

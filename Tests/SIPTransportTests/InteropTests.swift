@@ -129,11 +129,10 @@ import Testing
     }
 
     @Test func silentPeerEndsInTimerF() async throws {
-        let dir = try Peers.workDirectory("silent")
-        let port = try await Peers.freePort(udp: true)
-        let uas = try Peers.sipp("uas_silent.xml", port: port, transport: "u1", extra: ["-nr"], in: dir)
-        defer { uas.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        // A socket that receives every copy and never answers (SIPp would exit after the
+        // first copy, and the closed port would then refuse the rest).
+        let silent = try UDPSocket()
+        let port = silent.port
         let endpoint = try await Self.endpoint()
         defer { Task { await endpoint.shutdown() } }
 
@@ -147,6 +146,7 @@ import Testing
         #expect(elapsed >= .milliseconds(1_280), "Timer F is 64 × T1")
         #expect(elapsed < .seconds(5))
         #expect(await endpoint.transactionCounts().client == 0)
+        #expect(silent.receive(timeout: 1)?.hasPrefix("NOTIFY sip:1234@") == true, "the peer got the copies")
     }
 
     @Test(arguments: [SIPTransportKind.tcp, .tls])
@@ -165,6 +165,50 @@ import Testing
             return true
         }
         #expect(ContinuousClock.now - start < .seconds(3), "a refused connection must not wait for a timer (T1 is 4 s)")
+    }
+
+    /// RFC 3261 §18.4: ICMP port unreachable is a transport error that ends the
+    /// transaction at once (the kernel tells the peer's watch socket).
+    @Test func closedUDPPortFailsAtOnceAndAPeerThatComesBackIsAnswered() async throws {
+        let port = try await Peers.freePort(udp: true)  // nothing listens there yet
+        // T1 4 s: without the ICMP the first retransmission alone would take 4 s.
+        let endpoint = try await Self.endpoint { $0.timers = SIPTimers(t1: .seconds(4), timeout: .seconds(8)) }
+        defer { Task { await endpoint.shutdown() } }
+        let peer = SIPPeer(host: "127.0.0.1", port: port, transport: .udp)
+        for attempt in 1...2 {  // the first opens the watch, the second finds it open
+            let start = ContinuousClock.now
+            let request = await Self.notify(to: port, transport: .udp, from: endpoint)
+            await #expect {
+                _ = try await endpoint.send(request, to: peer)
+            } throws: { error in
+                guard let e = error as? SIPTransportError, case .connectionRefused(let why) = e else { return false }
+                return why.contains("port unreachable")
+            }
+            #expect(ContinuousClock.now - start < .seconds(3), "attempt \(attempt): a closed UDP port must not wait for a timer")
+        }
+        #expect(await endpoint.transactionCounts().client == 0)
+
+        // The peer starts listening: the watch socket passes its answers on.
+        let dir = try Peers.workDirectory("udp-back")
+        let uas = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 1, in: dir)
+        defer { uas.stop() }
+        try await Peers.waitUntilListening(port: port, udp: true)
+        let response = try await endpoint.send(await Self.notify(to: port, transport: .udp, from: endpoint), to: peer)
+        #expect(response.statusCode == 200)
+        #expect(await uas.waitForExit() == 0, "\(uas.log)")
+    }
+
+    /// A peer that does not ask for the watch (a subscribed phone) is left to Timer F.
+    @Test func anUnwatchedClosedUDPPortEndsInTimerF() async throws {
+        let port = try await Peers.freePort(udp: true)
+        let endpoint = try await Self.endpoint()
+        defer { Task { await endpoint.shutdown() } }
+        let timers = SIPTimers(t1: .milliseconds(20), t2: .milliseconds(100))
+        let request = await Self.notify(to: port, transport: .udp, from: endpoint)
+        await #expect(throws: SIPTransportError.timeout) {
+            _ = try await endpoint.send(request, to: SIPPeer(host: "127.0.0.1", port: port, transport: .udp, watchesUnreachable: false),
+                                        timers: timers)
+        }
     }
 
     @Test(arguments: ["u1", "t1", "tls"])

@@ -163,7 +163,7 @@ public enum SubscriptionNotify {
         var hops: [SIPPeer] = []
         if let source = hostPort(subscription.source) {
             hops.append(SIPPeer(host: source.host, port: source.port, transport: transport,
-                                existingConnectionOnly: transport.isReliable))
+                                existingConnectionOnly: transport.isReliable, watchesUnreachable: false))
         }
         if transport.isReliable, let target = try? SIPURI(parsing: subscription.remoteTarget) {
             hops.append(peer(target, default: transport))
@@ -173,7 +173,8 @@ public enum SubscriptionNotify {
 
     static func peer(_ uri: SIPURI, default transport: SIPTransportKind) -> SIPPeer {
         let kind = uri.transportParameter.flatMap(SIPTransportKind.init(name:)) ?? (uri.isSecure ? .tls : transport)
-        return SIPPeer(host: uri.host, port: uri.port.map(Int.init), transport: kind)
+        // Phones are many: their NOTIFYs are not watched for ICMP (a dead one times out).
+        return SIPPeer(host: uri.host, port: uri.port.map(Int.init), transport: kind, watchesUnreachable: false)
     }
 
     /// `HOST:PORT` or `[V6]:PORT`.

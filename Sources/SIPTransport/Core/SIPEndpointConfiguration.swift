@@ -20,19 +20,33 @@ public struct SIPEndpointConfiguration: Sendable {
     public var connectTimeout: TimeAmount
     /// Inbound TCP/TLS connections accepted at once; more are closed on arrival.
     public var maxInboundConnections: Int
-    /// How long a resolved host name is reused (getaddrinfo hides the record's TTL).
+    /// The longest a resolved host name is reused: its DNS records' TTL when shorter,
+    /// this whole for a name found outside DNS (/etc/hosts).
     public var resolutionCacheTime: TimeAmount
+    /// `IPv4:PORT` of the DNS server peers' names are asked of, instead of those of
+    /// /etc/resolv.conf.
+    public var dnsServer: String?
+    /// How long each DNS query waits for its answer (twice per server).
+    public var dnsQueryTimeout: TimeAmount
     /// Timers due within this of each other fire in one wake-up (timer slack).
     public var timerResolution: TimeAmount
+    /// UDP peers watched at once for ICMP port unreachable (one connected socket each on
+    /// the listener's address; every datagram the listener's port receives is matched
+    /// against them, so keep it small). 0 turns the watch off.
+    public var unreachableWatchLimit: Int
 
     public init(
         udp: [String] = ["127.0.0.1:5060"], tcp: [String] = ["127.0.0.1:5060"], tls: [String] = [],
         advertisedHost: String? = nil, tlsConfiguration: SIPTLSConfiguration? = nil, timers: SIPTimers = .rfc3261,
         limits: SIPParser.Limits = .default, idleTimeout: TimeAmount = .seconds(120), messageTimeout: TimeAmount = .seconds(10),
         connectTimeout: TimeAmount = .seconds(5), maxInboundConnections: Int = 4_096, resolutionCacheTime: TimeAmount = .seconds(60),
-        timerResolution: TimeAmount = .milliseconds(4)
+        timerResolution: TimeAmount = .milliseconds(4), unreachableWatchLimit: Int = 64, dnsServer: String? = nil,
+        dnsQueryTimeout: TimeAmount = .seconds(2)
     ) {
+        self.dnsServer = dnsServer
+        self.dnsQueryTimeout = dnsQueryTimeout
         self.timerResolution = timerResolution
+        self.unreachableWatchLimit = unreachableWatchLimit
         self.udp = udp
         self.tcp = tcp
         self.tls = tls
@@ -62,6 +76,18 @@ public struct SIPEndpointConfiguration: Sendable {
         } catch {
             throw SIPConfigurationError("listener '\(hostPort)' is not an IP address and port")
         }
+    }
+}
+
+extension SIPEndpointConfiguration {
+    /// `dnsServer` split into an IPv4 address and a port.
+    func dnsServerAddress() throws -> (host: String, port: Int)? {
+        guard let text = dnsServer else { return nil }
+        guard let address = try? Self.socketAddress(text), address.protocol == .inet, let host = address.ipAddress,
+              let port = address.port, port > 0 else {
+            throw SIPConfigurationError("DNS server '\(text)' is not IPv4:PORT")
+        }
+        return (host, port)
     }
 }
 

@@ -35,12 +35,19 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
     /// to us, say) and fail at once with `connectionClosed` when there is none, instead
     /// of connecting — for a peer's ephemeral port, where a new connection cannot succeed.
     public var existingConnectionOnly: Bool
+    /// UDP: watch the peer for ICMP port unreachable, so that its transactions fail at
+    /// once when its port is closed instead of at Timer F (up to the endpoint's
+    /// `unreachableWatchLimit` peers). For gateways; leave it off for the many phones of
+    /// a fan-out.
+    public var watchesUnreachable: Bool
 
-    public init(host: String, port: Int? = nil, transport: SIPTransportKind, existingConnectionOnly: Bool = false) {
+    public init(host: String, port: Int? = nil, transport: SIPTransportKind, existingConnectionOnly: Bool = false,
+                watchesUnreachable: Bool = true) {
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = port
         self.transport = transport
         self.existingConnectionOnly = existingConnectionOnly
+        self.watchesUnreachable = watchesUnreachable
     }
 
     public var effectivePort: Int { port ?? transport.defaultPort }
@@ -82,6 +89,16 @@ public enum SIPTransportError: Error, Sendable, Equatable, CustomStringConvertib
         case .transportUnavailable(let t): "no \(t) transport configured"
         case .invalidRequest(let s): "invalid request: \(s)"
         case .shuttingDown: "endpoint shutting down"
+        }
+    }
+}
+
+extension SIPTransportError {
+    /// Whether a request to a peer with several addresses (RFC 3263) goes on to the next.
+    var movesToNextAddress: Bool {
+        switch self {
+        case .timeout, .connectionRefused, .unreachable, .tlsFailure, .connectionClosed: true
+        case .resolutionFailed, .transportUnavailable, .invalidRequest, .shuttingDown: false
         }
     }
 }

@@ -15,6 +15,8 @@ struct SIPTransportMetrics {
     let timeouts = Counter(label: "mwid_sip_transaction_timeouts_total")
     let transportErrors = Counter(label: "mwid_sip_transport_errors_total")
     let badRequestsAnswered = Counter(label: "mwid_sip_bad_requests_answered_total")
+    /// ICMP port unreachable heard from a watched UDP peer.
+    let unreachableReports = Counter(label: "mwid_sip_udp_port_unreachable_total")
     private let drops: [DropReason: Counter] = Dictionary(uniqueKeysWithValues: DropReason.allCases.map {
         ($0, Counter(label: "mwid_sip_dropped_total", dimensions: [("reason", $0.rawValue)]))
     })

@@ -73,7 +73,18 @@ final class TransportCore {
     var connections: [ConnectionKey: any Channel] = [:]
     var connecting: [ConnectionKey: EventLoopFuture<any Channel>] = [:]
     var inboundConnections = 0
-    var resolved: [String: (addresses: [SocketAddress], until: NIODeadline)] = [:]
+    /// Peers named by host name, resolved (RFC 3263) and kept for their records' TTL.
+    struct ResolutionKey: Hashable {
+        var host: String
+        var port: Int?
+        var transport: SIPTransportKind
+    }
+    var resolver: PeerResolver
+    var resolved: [ResolutionKey: (addresses: [SocketAddress], until: NIODeadline)] = [:]
+    var resolving: [ResolutionKey: EventLoopFuture<[SocketAddress]>] = [:]
+    /// UDP peers watched for ICMP port unreachable (`TransportCore+UnreachablePeers`).
+    var unreachableWatches: [SocketAddress: UnreachableWatch] = [:]
+    var watchSweepScheduled = false
     struct LiteralKey: Hashable {
         var host: String
         var port: Int
@@ -108,6 +119,8 @@ final class TransportCore {
         self.router = router
         self.logger = logger
         metrics = SIPTransportMetrics()
+        resolver = PeerResolver(server: nil, queryTimeoutSeconds: max(1, Int(configuration.dnsQueryTimeout.nanoseconds / 1_000_000_000)),
+                                longestCacheTime: configuration.resolutionCacheTime.nanoseconds / 1_000_000_000)
     }
 
     static func now() -> Int64 { Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds) }
@@ -134,18 +147,52 @@ final class TransportCore {
         }
         // IP literals need no resolution: start at once, without a future in between.
         if let address = literalAddress(peer) {
-            return start(request, method: method, transport: peer.transport, address: address, serverName: nil, timers: timers,
-                         existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
+            return startWatched(request, method: method, peer: peer, address: address, serverName: nil, timers: timers,
+                                completion: completion)
         }
         resolve(peer).assumeIsolated().whenComplete { result in
             switch result {
-            case .success(let address):
-                self.start(request, method: method, transport: peer.transport, address: address, serverName: peer.host,
-                           timers: timers, existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
+            case .success(let addresses):
+                self.attempt(request, method: method, peer: peer, addresses: addresses, index: 0, timers: timers, completion: completion)
             case .failure(let error):
                 completion.finish(.failure(error as? SIPTransportError ?? .resolutionFailed(peer.host)))
             }
         }
+    }
+
+    /// Sends to a resolved peer's address at `index`; a transport error or a timeout moves
+    /// to the next one (RFC 3263 §4.3), and the last one's outcome is the request's.
+    private func attempt(_ request: SIPMessage, method: SIPMethod, peer: SIPPeer, addresses: [SocketAddress], index: Int,
+                         timers: SIPTimers, completion: Completion) {
+        var step = completion
+        if index + 1 < addresses.count {
+            let core = NIOLoopBound(self, eventLoop: loop)
+            step = .callback { result in
+                if case .failure(let error) = result, error.movesToNextAddress {
+                    core.value.attempt(request, method: method, peer: peer, addresses: addresses, index: index + 1, timers: timers,
+                                       completion: completion)
+                } else {
+                    completion.finish(result)
+                }
+            }
+        }
+        startWatched(request, method: method, peer: peer, address: addresses[index], serverName: peer.host, timers: timers,
+                     completion: step)
+    }
+
+    /// Starts the transaction once a UDP peer that asks for it is watched for ICMP port
+    /// unreachable (at once when it is already, or cannot be).
+    private func startWatched(_ request: SIPMessage, method: SIPMethod, peer: SIPPeer, address: SocketAddress, serverName: String?,
+                              timers: SIPTimers, completion: Completion) {
+        if peer.transport == .udp, peer.watchesUnreachable, let ready = watchUnreachable(address) {
+            ready.assumeIsolated().whenComplete { _ in
+                self.start(request, method: method, transport: peer.transport, address: address, serverName: serverName,
+                           timers: timers, existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
+            }
+            return
+        }
+        start(request, method: method, transport: peer.transport, address: address, serverName: serverName, timers: timers,
+              existingConnectionOnly: peer.existingConnectionOnly, completion: completion)
     }
 
     /// The socket address of a peer named by an IP literal, made once per peer and shared
@@ -194,7 +241,7 @@ final class TransportCore {
         }
     }
 
-    private func failClient(_ id: UInt64, _ error: SIPTransportError) {
+    func failClient(_ id: UInt64, _ error: SIPTransportError) {
         guard var tx = clients.removeValue(forKey: id) else { return }
         tx.state.fail()
         metrics.transportErrors.increment()
@@ -602,24 +649,26 @@ final class TransportCore {
         "\(request.callID ?? "")|\(request.headers.first(.cseq) ?? "")|\((try? request.from())??.tag ?? "")"
     }
 
-    /// Resolves a peer named by host name to one address (getaddrinfo on a thread pool,
-    /// cached); `send` takes IP literals directly.
-    func resolve(_ peer: SIPPeer) -> EventLoopFuture<SocketAddress> {
-        let port = peer.effectivePort
-        if let cached = resolved[peer.host], cached.until > .now(), var first = cached.addresses.first {
-            first.port = port
-            return loop.makeSucceededFuture(first)
-        }
-        let host = peer.host
-        let until = NIODeadline.now() + configuration.resolutionCacheTime
-        return NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
-            try SocketAddress.makeAddressResolvingHost(host, port: port)
-        }.flatMapErrorThrowing { _ in
-            throw SIPTransportError.resolutionFailed(host)
-        }.assumeIsolated().map { address in
-            self.resolved[host] = ([address], until)
-            return address
+    /// Resolves a peer named by host name to the addresses to try, in order (RFC 3263:
+    /// `PeerResolver` on a thread pool), kept for the records' TTL; concurrent requests
+    /// for one name share a look-up. `send` takes IP literals directly.
+    func resolve(_ peer: SIPPeer) -> EventLoopFuture<[SocketAddress]> {
+        let key = ResolutionKey(host: peer.host, port: peer.port, transport: peer.transport)
+        if let cached = resolved[key], cached.until > .now() { return loop.makeSucceededFuture(cached.addresses) }
+        if let pending = resolving[key] { return pending }
+        let resolver = self.resolver
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: loop) { () throws -> PeerResolver.Resolution in
+            try resolver.resolve(host: key.host, port: key.port, transport: key.transport)
+        }.flatMapErrorThrowing { error -> PeerResolver.Resolution in
+            throw error as? SIPTransportError ?? .resolutionFailed(key.host)
+        }.assumeIsolated().map { resolution in
+            if self.resolved.count >= 65_536 { self.resolved.removeAll(keepingCapacity: true) }
+            if resolution.ttl > 0 { self.resolved[key] = (resolution.addresses, .now() + .seconds(resolution.ttl)) }
+            return resolution.addresses
         }.nonisolated()
+        resolving[key] = future
+        future.assumeIsolated().whenComplete { _ in self.resolving[key] = nil }
+        return future
     }
 
     static func transportError(_ error: any Error, address: SocketAddress) -> SIPTransportError {
