@@ -23,6 +23,10 @@ public final class SIPEndpoint: Sendable {
             TransportCore(loop: eventLoop, configuration: configuration, router: router, logger: logger), eventLoop: eventLoop)
     }
 
+    /// The receive buffer of UDP sockets (the listener's and its peers' watch sockets):
+    /// room for bursts of answers to thousands of requests in flight.
+    static let udpReceiveBuffer: SocketOptionValue = 4 * 1024 * 1024
+
     /// Binds every configured listener. Throws when an address is in use or invalid, or
     /// when TLS files cannot be loaded.
     public func start() async throws {
@@ -48,7 +52,7 @@ public final class SIPEndpoint: Sendable {
             let channel = try await bind {
                 try await DatagramBootstrap(group: loop)
                     .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .channelOption(.socketOption(.so_rcvbuf), value: 4 * 1024 * 1024)
+                    .channelOption(.socketOption(.so_rcvbuf), value: Self.udpReceiveBuffer)
                     .channelOption(.socketOption(.so_sndbuf), value: 4 * 1024 * 1024)
                     // Under load, read several datagrams per wake-up.
                     .channelOption(.maxMessagesPerRead, value: 16)

@@ -41,6 +41,9 @@ extension TransportCore {
         let watchedPeer = SIPDatagramHandler.Watch(listener: listener, peer: address)
         let opened = DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // The peer's answers arrive here now: the listener's buffer, or a burst of
+            // them overflows the default one and costs retransmissions.
+            .channelOption(.socketOption(.so_rcvbuf), value: SIPEndpoint.udpReceiveBuffer)
             .channelOption(.maxMessagesPerRead, value: 16)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
