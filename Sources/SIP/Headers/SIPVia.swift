@@ -60,6 +60,18 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
     /// With `firstOfList`, parsing stops at a comma that starts the next via-parm (the top
     /// Via of a combined field) instead of requiring the end of the range.
     static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool = false) throws(SIPSyntaxError) -> SIPVia {
+        try scan(b, r, firstOfList: firstOfList, build: true) ?? SIPVia(transport: "", host: "")
+    }
+
+    /// Checks a via-parm as `parse` reads it, making no string (the parser's check of the
+    /// top Via; the value is read whole when someone asks for it).
+    static func check(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool) throws(SIPSyntaxError) {
+        _ = try scan(b, r, firstOfList: firstOfList, build: false)
+    }
+
+    /// The via-parm in `r`, or nil with `build` false.
+    private static func scan(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool,
+                             build: Bool) throws(SIPSyntaxError) -> SIPVia? {
         var reader = ByteReader(b, range: r)
         reader.skipWhitespace()
         guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
@@ -69,20 +81,23 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
         let before = reader.pos
         reader.skipWhitespace()
         guard reader.pos > before else { throw SIPSyntaxError("missing sent-by") }
-        let (host, port) = try parseHostPort(&reader)
+        let (hostRange, port) = try scanHostPort(&reader)
         let params = try SIPParameters.parse(
-            &reader, allowWhitespace: true, maxCount: SIPURI.maxParameters, isValueChar: SIPParameters.isHeaderValueChar)
+            &reader, allowWhitespace: true, maxCount: SIPURI.maxParameters, isValueChar: SIPParameters.isHeaderValueChar,
+            build: build)
         reader.skipWhitespace()
         guard reader.atEnd || (firstOfList && reader.peek(ASCII.comma)) else {
             throw SIPSyntaxError("unexpected text after Via parameters")
         }
-        var via = SIPVia(transport: reader.string(transport), host: host, port: port)
+        guard build else { return nil }
+        var via = SIPVia(transport: reader.string(transport), host: reader.string(hostRange), port: port)
         via.parameters = params
         return via
     }
 
-    /// host [ COLON port ] where host is a name, IPv4 address or `[IPv6]`.
-    static func parseHostPort(_ reader: inout ByteReader) throws(SIPSyntaxError) -> (String, UInt16?) {
+    /// host [ COLON port ] where host is a name, IPv4 address or `[IPv6]`: the host's
+    /// range and the port.
+    static func scanHostPort(_ reader: inout ByteReader) throws(SIPSyntaxError) -> (Range<Int>, UInt16?) {
         let b = reader.bytes
         let start = reader.pos
         if reader.peek(ASCII.openBracket) {
@@ -95,7 +110,7 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
             let name = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.minus || $0 == ASCII.dot || $0 == 95 }
             guard URIEscaping.isValidHostName(b, name) else { throw SIPSyntaxError("invalid host") }
         }
-        let host = reader.string(start..<reader.pos)
+        let host = start..<reader.pos
         var port: UInt16?
         if reader.consume(ASCII.colon) {
             guard let p = reader.readNumber(max: 65535) else { throw SIPSyntaxError("invalid port") }

@@ -112,12 +112,14 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
     }
 
     /// The parser's index of known names: an open-addressing table keyed by a hash the
-    /// parser computes while it scans the name, confirmed by one byte comparison.
-    final class NameIndex: Sendable {
-        let slots: [UInt8]  // 512 slots: table index + 1, 0 = empty
-        let lowerNames: [UInt8]  // every name case-folded, back to back
-        let offsets: [Int]  // start of name i in lowerNames; offsets[i + 1] its end
-        let compact: [UInt8]  // 256 entries: table index + 1 for a compact form
+    /// parser computes while it scans the name, confirmed by one byte comparison. Its
+    /// tables live in memory allocated once for the process's lifetime, so a look-up
+    /// costs neither bounds checks nor reference counting.
+    struct NameIndex: @unchecked Sendable {
+        let slots: UnsafeMutablePointer<UInt8>  // 512 slots: table index + 1, 0 = empty
+        let lowerNames: UnsafeMutablePointer<UInt8>  // every name case-folded, back to back
+        let offsets: UnsafeMutablePointer<Int>  // start of name i in lowerNames; offsets[i + 1] its end
+        let compact: UnsafeMutablePointer<UInt8>  // 256 entries: table index + 1 for a compact form
 
         @inline(__always)
         static func step(_ h: UInt32, _ c: UInt8) -> UInt32 { (h &* 33) ^ UInt32(fold(c)) }
@@ -144,16 +146,25 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
                 if let c = e.compact?.asciiValue { compact[Int(c)] = UInt8(i + 1) }
             }
             offsets.append(names.count)
-            self.slots = slots
-            lowerNames = names
-            self.offsets = offsets
-            self.compact = compact
+            self.slots = Self.immortal(slots)
+            lowerNames = Self.immortal(names)
+            self.offsets = Self.immortal(offsets)
+            self.compact = Self.immortal(compact)
+        }
+
+        /// A copy that is never freed (the index is a process-wide constant).
+        private static func immortal<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+            let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+            _ = UnsafeMutableBufferPointer(start: memory, count: values.count).initialize(from: values)
+            return memory
         }
 
         @inline(__always)
         func lookup(hash: UInt32, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
+            guard let base = b.baseAddress, !r.isEmpty else { return nil }
+            let name = base + r.lowerBound
             if r.count == 1 {
-                let v = compact[Int(ASCII.lower(b[r.lowerBound]))]
+                let v = compact[Int(ASCII.lower(name[0]))]
                 return v == 0 ? nil : v - 1
             }
             var slot = Int(hash & 511)
@@ -163,8 +174,9 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
                 let i = Int(v - 1)
                 let start = offsets[i]
                 if offsets[i + 1] - start == r.count {
+                    let known = lowerNames + start
                     var k = 0
-                    while k < r.count, lowerNames[start + k] == Self.fold(b[r.lowerBound + k]) { k += 1 }
+                    while k < r.count, known[k] == Self.fold(name[k]) { k += 1 }
                     if k == r.count { return UInt8(i) }
                 }
                 slot = (slot + 1) & 511
@@ -173,6 +185,36 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
     }
 
     static let nameIndex = NameIndex(table)
+
+    /// The canonical names of the known headers as bytes, back to back in memory that
+    /// lives as long as the process (no reference counting on the serializer's path).
+    struct NameBytes: @unchecked Sendable {
+        let bytes: UnsafeMutablePointer<UInt8>
+        let offsets: UnsafeMutablePointer<Int>
+
+        init(_ table: [Entry]) {
+            let names = table.map { Array($0.name.utf8) }
+            bytes = .allocate(capacity: names.reduce(0) { $0 + $1.count })
+            offsets = .allocate(capacity: names.count + 1)
+            var at = 0
+            for (i, name) in names.enumerated() {
+                offsets[i] = at
+                for byte in name {
+                    bytes[at] = byte
+                    at += 1
+                }
+            }
+            offsets[names.count] = at
+        }
+
+        @inline(__always)
+        func name(_ known: UInt8) -> UnsafeRawBufferPointer {
+            let start = offsets[Int(known)]
+            return UnsafeRawBufferPointer(start: bytes + start, count: offsets[Int(known) + 1] - start)
+        }
+    }
+
+    static let canonicalNameBytes = NameBytes(table)
 }
 
 extension SIPHeaderName {

@@ -196,6 +196,31 @@ extension SIPParser {
         }
 
         while pos < end {
+            // Most lines are `Name: printable ASCII` CRLF: read in one pass.
+            if ASCII.isTokenChar(b[pos]), let fast = plainHeaderLine(b, from: pos, end: end) {
+                try finish()
+                guard fast.contentEnd - pos <= limits.maxHeaderLineLength else {
+                    throw SIPParseError(.headerTooLong, "Header field too long")
+                }
+                let name = pos..<fast.nameEnd
+                pos = fast.next
+                if pos < end, ASCII.isWhitespace(b[pos]) {
+                    // A continuation line follows: the field is finished after it.
+                    current = (name, fast.hash, fast.valueStart, fast.contentEnd, false, false)
+                    continue
+                }
+                // Complete: no pending field to carry to the next line.
+                guard head.fields.count < limits.maxHeaderCount else {
+                    throw SIPParseError(.tooManyHeaders, "Too many header fields")
+                }
+                var valueEnd = fast.contentEnd
+                while valueEnd > fast.valueStart, b[valueEnd - 1] == ASCII.space { valueEnd -= 1 }
+                head.fields.append(SIPHeaders.Field(
+                    nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
+                    valueStart: UInt32(fast.valueStart), valueEnd: UInt32(valueEnd),
+                    known: names.lookup(hash: fast.hash, b, name) ?? SIPHeaders.Field.unknown))
+                continue
+            }
             let line = lineEnd(b, from: pos, end: end)
             if line.contentEnd == pos {
                 // The empty line ends the headers (a bare end of datagram does too).
@@ -277,7 +302,7 @@ extension SIPParser {
             if firstError == nil { firstError = SIPParseError(kind, reason) }
         }
         // First field index of each known header, and duplicates of those that must be single.
-        var firsts: [Int32] = Array(repeating: -1, count: 16)  // known headers 0..<16 are the ones checked here
+        var firsts = InlineArray<16, Int32>(repeating: -1)  // known headers 0..<16 are the ones checked here
         var seenMask: UInt64 = 0
         for (i, f) in head.fields.enumerated() where f.known != SIPHeaders.Field.unknown {
             let bit: UInt64 = 1 << UInt64(f.known & 63)
@@ -319,7 +344,7 @@ extension SIPParser {
         }
         if let cl = contentLength.value { head.contentLength = Int(cl) }
         let topVia = check(.via) { (b, r) throws(SIPSyntaxError) in
-            try SIPVia.parse(b, r, firstOfList: true)
+            try SIPVia.check(b, r, firstOfList: true)
         }
         let cseq = check(.cseq) { (b, r) throws(SIPSyntaxError) in try SIPCSeq.parse(b, r) }
         // From and To: their structure now (quotes and brackets closed, a URI inside); every
@@ -329,9 +354,8 @@ extension SIPParser {
         let callID = check(.callID) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.validateCallID(b, r) }
         _ = check(.maxForwards) { (b, r) throws(SIPSyntaxError) in try SIPHeaderValues.parseNumber(b, r, max: 255) }
 
-        let required: [SIPHeaderName] = [.via, .from, .to, .callID, .cseq]
         var allPresent = true
-        for name in required where firsts[Int(name.known ?? 0)] < 0 {
+        for name in Self.requiredHeaders where firsts[Int(name.known ?? 0)] < 0 {
             fail(.missingHeader(name.canonicalName), "Missing \(name.canonicalName) header")
             allPresent = false
         }
@@ -341,6 +365,55 @@ extension SIPParser {
         if case .request(let method, _) = head.startLine, let c = cseq.value, c.method != method {
             fail(.cseqMethodMismatch, "CSeq method does not match the request method")
         }
+    }
+
+    /// What every message carries (RFC 3261 §8.1.1).
+    static let requiredHeaders: [SIPHeaderName] = [.via, .from, .to, .callID, .cseq]
+
+    /// A header line `token *WS ":" *WS value` whose value is printable ASCII (no tab,
+    /// no byte above 0x7E) and which ends in CRLF or LF, read in one pass: where its name
+    /// ends (and the name's hash), where its value starts, where its content ends and where
+    /// the next line starts. Nil for any other line: the careful path reads it then.
+    @inline(__always)
+    static func plainHeaderLine(_ b: UnsafeBufferPointer<UInt8>, from pos: Int, end: Int)
+        -> (nameEnd: Int, hash: UInt32, valueStart: Int, contentEnd: Int, next: Int)? {
+        guard let base = b.baseAddress else { return nil }
+        let token = ASCII.tokenTable
+        var i = pos
+        var hash: UInt32 = 5381
+        while i < end, token[Int(base[i])] != 0 {
+            hash = SIPHeaderName.NameIndex.step(hash, base[i])
+            i += 1
+        }
+        let nameEnd = i
+        while i < end, base[i] == ASCII.space { i += 1 }
+        guard i < end, base[i] == ASCII.colon else { return nil }
+        i += 1
+        while i < end, base[i] == ASCII.space { i += 1 }
+        let valueStart = i
+        // Eight bytes at a time while all are printable ASCII (0x20...0x7E); the lowest
+        // byte flagged is the first that is not (a borrow or carry only starts at a
+        // flagged byte and moves up), so the scan lands on it directly.
+        var stopped = false
+        while i + 8 <= end {
+            let x = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            let low = (x &- 0x2020_2020_2020_2020) & ~x
+            let high = (x &+ 0x0101_0101_0101_0101) | x
+            let flagged = (low | high) & 0x8080_8080_8080_8080
+            if flagged != 0 {
+                i += flagged.trailingZeroBitCount >> 3
+                stopped = true
+                break
+            }
+            i += 8
+        }
+        if !stopped {
+            while i < end, base[i] &- 32 < 95 { i += 1 }
+        }
+        guard i < end else { return nil }
+        if base[i] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 1) }
+        if base[i] == ASCII.cr, i + 1 < end, base[i + 1] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 2) }
+        return nil
     }
 
     enum ValueScan { case ascii, highBit, bad }

@@ -22,8 +22,11 @@ struct ByteReader {
     mutating func advance() { if pos < end { pos += 1 } }
 
     /// Skips SP and HTAB.
+    @inline(__always)
     mutating func skipWhitespace() {
-        while pos < end, ASCII.isWhitespace(bytes[pos]) { pos += 1 }
+        var i = pos
+        while i < end, ASCII.isWhitespace(bytes[i]) { i += 1 }
+        pos = i
     }
 
     /// Consumes `c` (with optional whitespace around it) when it is next.
@@ -40,10 +43,15 @@ struct ByteReader {
     }
 
     /// Reads a run of bytes satisfying `predicate`.
+    @inline(__always)
     mutating func read(while predicate: (UInt8) -> Bool) -> Range<Int> {
+        // A local index: the loop need not store the cursor back at every byte.
         let start = pos
-        while pos < end, predicate(bytes[pos]) { pos += 1 }
-        return start..<pos
+        var i = pos
+        let stop = end
+        while i < stop, predicate(bytes[i]) { i += 1 }
+        pos = i
+        return start..<i
     }
 
     mutating func readToken() -> Range<Int>? {

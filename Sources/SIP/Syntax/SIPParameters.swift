@@ -97,27 +97,35 @@ extension SIPParameters {
     /// that cannot continue the list (for example `?` or `,`). `isValueChar` says which
     /// unquoted bytes a value may hold; whitespace around `;` and `=` is allowed when
     /// `allowWhitespace`.
+    /// With `build` false the list is only checked: nothing is kept (an empty list comes
+    /// back) and no string is made.
     static func parse(
         _ r: inout ByteReader, allowWhitespace: Bool, maxCount: Int,
         isNameChar: (UInt8) -> Bool = ASCII.isTokenChar,
-        isValueChar: (UInt8) -> Bool
+        isValueChar: (UInt8) -> Bool, build: Bool = true
     ) throws(SIPSyntaxError) -> SIPParameters {
         var params = SIPParameters()
+        var count = 0
         while r.consume(ASCII.semicolon, allowingWhitespace: allowWhitespace) {
             let name = r.read(while: isNameChar)
             guard !name.isEmpty else { throw SIPSyntaxError("empty parameter name") }
-            var value: String?
+            var value: Range<Int>?
             if r.consume(ASCII.equals, allowingWhitespace: allowWhitespace) {
                 if r.peek(ASCII.quote) {
-                    value = r.string(try r.readQuotedString())
+                    value = try r.readQuotedString()
                 } else {
                     let v = r.read(while: isValueChar)
                     guard !v.isEmpty else { throw SIPSyntaxError("empty value for parameter '\(r.string(name))'") }
-                    value = r.string(v)
+                    value = v
                 }
             }
-            guard params.items.count < maxCount else { throw SIPSyntaxError("too many parameters") }
-            params.items.append(Parameter(name: r.string(name), value: value))
+            guard count < maxCount else { throw SIPSyntaxError("too many parameters") }
+            count += 1
+            if build {
+                var text: String?
+                if let value { text = r.string(value) }
+                params.items.append(Parameter(name: r.string(name), value: text))
+            }
             if allowWhitespace { r.skipWhitespace() }
         }
         return params

@@ -79,11 +79,14 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the URI's text to `out` (the serializer writes it straight into the message).
-    public func write(into out: inout [UInt8]) {
+    /// Appends the URI's text to `out`.
+    public func write(into out: inout [UInt8]) { write(to: &out) }
+
+    /// Writes the URI's text (the serializer writes it straight into the message).
+    func write<Sink: ByteSink>(to out: inout Sink) {
         switch scheme {
         case .sip, .sips:
-            out.append(contentsOf: (scheme == .sip ? "sip:" : "sips:").utf8)
+            out.append(scheme == .sip ? "sip:" : "sips:" as StaticString)
             if let user {
                 URIEscaping.appendEscaped(user, allowed: URIEscaping.isUserChar, to: &out)
                 if let password {
@@ -92,32 +95,32 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
                 }
                 out.append(ASCII.at)
             }
-            out.append(contentsOf: host.utf8)
+            out.append(host)
             if let port {
                 out.append(ASCII.colon)
-                SIPMessage.appendDecimal(Int(port), to: &out)
+                out.appendDecimal(Int(port))
             }
         case .tel:
-            out.append(contentsOf: "tel:".utf8)
-            out.append(contentsOf: (user ?? "").utf8)
+            out.append("tel:" as StaticString)
+            out.append(user ?? "")
         case .other(let s):
-            out.append(contentsOf: s.utf8)
+            out.append(s)
             out.append(ASCII.colon)
-            out.append(contentsOf: (opaque ?? "").utf8)
+            out.append(opaque ?? "")
         }
         for p in parameters {
             out.append(ASCII.semicolon)
-            out.append(contentsOf: p.name.utf8)
+            out.append(p.name)
             if let v = p.value {
                 out.append(ASCII.equals)
-                out.append(contentsOf: v.utf8)
+                out.append(v)
             }
         }
         for (i, h) in headers.enumerated() {
             out.append(i == 0 ? ASCII.question : ASCII.ampersand)
-            out.append(contentsOf: h.name.utf8)
+            out.append(h.name)
             out.append(ASCII.equals)
-            out.append(contentsOf: h.value.utf8)
+            out.append(h.value)
         }
     }
 }

@@ -77,18 +77,24 @@ enum URIEscaping {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
-
     /// Appends `s`, escaping every byte that `allowed` rejects as %HH.
-    static func appendEscaped(_ s: String, allowed: (UInt8) -> Bool, to out: inout [UInt8]) {
-        for c in s.utf8 {
-            if allowed(c) {
-                out.append(c)
-            } else {
-                out.append(ASCII.percent)
-                out.append(hex[Int(c >> 4)])
-                out.append(hex[Int(c & 15)])
+    static func appendEscaped<Sink: ByteSink>(_ s: String, allowed: (UInt8) -> Bool, to out: inout Sink) {
+        var s = s
+        s.withUTF8 { bytes in
+            // Nearly always nothing to escape: one copy.
+            guard bytes.contains(where: { !allowed($0) }) else { return out.append(bytes) }
+            for c in bytes {
+                if allowed(c) {
+                    out.append(c)
+                } else {
+                    out.append(ASCII.percent)
+                    out.append(hexDigit(c >> 4))
+                    out.append(hexDigit(c & 15))
+                }
             }
         }
     }
+
+    @inline(__always)
+    static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 48 + v : 55 + v }
 }
