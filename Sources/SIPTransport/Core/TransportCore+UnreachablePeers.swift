@@ -52,7 +52,14 @@ extension TransportCore {
                 }
             }
             .bind(to: local)
-            .flatMap { channel in channel.connect(to: address).map { channel } }
+            .flatMap { channel in
+                // Until it is connected the socket reads like the listener (its datagrams
+                // are handled all the same); a failed connect closes it.
+                channel.connect(to: address).map { channel }.flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
         let ready = opened.assumeIsolated().map { channel -> Void in
             if self.shuttingDown || self.unreachableWatches[address] == nil {
                 channel.close(promise: nil)
