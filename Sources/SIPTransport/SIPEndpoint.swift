@@ -158,6 +158,21 @@ public final class SIPEndpoint: Sendable {
         return (try? await eventLoop.submit { (core.value.inFlightClientTransactions, core.value.inFlightServerTransactions) }.get()) ?? (0, 0)
     }
 
+    /// The receive buffer of the UDP listener and of each open watch socket, as the kernel
+    /// reports them (for tests: a watch socket must hold bursts of answers as the listener does).
+    func udpReceiveBufferSizes() async -> (listener: Int, watches: [Int]) {
+        let core = self.core
+        let channels: (listener: (any Channel)?, watches: [any Channel]) =
+            (try? await eventLoop.submit { (core.value.udpChannel, core.value.unreachableWatchChannels) }.get()) ?? (nil, [])
+        func size(_ channel: (any Channel)?) async -> Int {
+            guard let channel else { return 0 }
+            return Int((try? await channel.getOption(.socketOption(.so_rcvbuf)).get()) ?? 0)
+        }
+        var watches: [Int] = []
+        for watch in channels.watches { watches.append(await size(watch)) }
+        return (await size(channels.listener), watches)
+    }
+
     /// Closes listeners and connections; requests in flight fail with `.shuttingDown`.
     public func shutdown() async {
         let core = self.core
