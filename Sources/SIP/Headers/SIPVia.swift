@@ -60,7 +60,11 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
     /// With `firstOfList`, parsing stops at a comma that starts the next via-parm (the top
     /// Via of a combined field) instead of requiring the end of the range.
     static func parse(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool = false) throws(SIPSyntaxError) -> SIPVia {
-        try scan(b, r, firstOfList: firstOfList, build: true) ?? SIPVia(transport: "", host: "")
+        let parts = try scan(b, r, firstOfList: firstOfList, build: true)
+        let reader = ByteReader(b)
+        var via = SIPVia(transport: reader.string(parts.transport), host: reader.string(parts.host), port: parts.port)
+        via.parameters = parts.parameters
+        return via
     }
 
     /// Checks a via-parm as `parse` reads it, making no string (the parser's check of the
@@ -69,9 +73,9 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
         _ = try scan(b, r, firstOfList: firstOfList, build: false)
     }
 
-    /// The via-parm in `r`, or nil with `build` false.
-    private static func scan(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool,
-                             build: Bool) throws(SIPSyntaxError) -> SIPVia? {
+    /// Where a via-parm's parts are; its parameters only when `build` (else none).
+    private static func scan(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, firstOfList: Bool, build: Bool)
+        throws(SIPSyntaxError) -> (transport: Range<Int>, host: Range<Int>, port: UInt16?, parameters: SIPParameters) {
         var reader = ByteReader(b, range: r)
         reader.skipWhitespace()
         guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
@@ -89,10 +93,7 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
         guard reader.atEnd || (firstOfList && reader.peek(ASCII.comma)) else {
             throw SIPSyntaxError("unexpected text after Via parameters")
         }
-        guard build else { return nil }
-        var via = SIPVia(transport: reader.string(transport), host: reader.string(hostRange), port: port)
-        via.parameters = params
-        return via
+        return (transport, hostRange, port, params)
     }
 
     /// host [ COLON port ] where host is a name, IPv4 address or `[IPv6]`: the host's

@@ -146,17 +146,10 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
                 if let c = e.compact?.asciiValue { compact[Int(c)] = UInt8(i + 1) }
             }
             offsets.append(names.count)
-            self.slots = Self.immortal(slots)
-            lowerNames = Self.immortal(names)
-            self.offsets = Self.immortal(offsets)
-            self.compact = Self.immortal(compact)
-        }
-
-        /// A copy that is never freed (the index is a process-wide constant).
-        private static func immortal<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
-            let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
-            _ = UnsafeMutableBufferPointer(start: memory, count: values.count).initialize(from: values)
-            return memory
+            self.slots = processLifetimeCopy(slots)
+            lowerNames = processLifetimeCopy(names)
+            self.offsets = processLifetimeCopy(offsets)
+            self.compact = processLifetimeCopy(compact)
         }
 
         @inline(__always)
@@ -193,18 +186,15 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         let offsets: UnsafeMutablePointer<Int>
 
         init(_ table: [Entry]) {
-            let names = table.map { Array($0.name.utf8) }
-            bytes = .allocate(capacity: names.reduce(0) { $0 + $1.count })
-            offsets = .allocate(capacity: names.count + 1)
-            var at = 0
-            for (i, name) in names.enumerated() {
-                offsets[i] = at
-                for byte in name {
-                    bytes[at] = byte
-                    at += 1
-                }
+            var names: [UInt8] = []
+            var offsets: [Int] = []
+            for entry in table {
+                offsets.append(names.count)
+                names.append(contentsOf: entry.name.utf8)
             }
-            offsets[names.count] = at
+            offsets.append(names.count)
+            bytes = processLifetimeCopy(names)
+            self.offsets = processLifetimeCopy(offsets)
         }
 
         @inline(__always)

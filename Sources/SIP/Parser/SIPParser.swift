@@ -171,30 +171,38 @@ extension SIPParser {
         func finish() throws(SIPParseError) {
             guard let c = current else { return }
             current = nil
+            // The limit first, as for any field (before the value's own checks).
             guard head.fields.count < limits.maxHeaderCount else {
                 throw SIPParseError(.tooManyHeaders, "Too many header fields")
             }
-            var field = SIPHeaders.Field(
-                nameStart: UInt32(c.name.lowerBound), nameEnd: UInt32(c.name.upperBound),
-                valueStart: UInt32(c.valueStart), valueEnd: UInt32(c.valueEnd),
-                known: names.lookup(hash: c.hash, b, c.name) ?? SIPHeaders.Field.unknown)
             if c.folded {
                 let unfolded = unfold(b, c.valueStart..<c.valueEnd)
                 if c.highBit, !unfolded.withUnsafeBufferPointer({ ASCII.isValidUTF8($0, 0..<$0.count) }) {
                     if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
                     return
                 }
-                head.folded.append((head.fields.count, unfolded))
+                try append(c.name, hash: c.hash, value: c.valueStart..<c.valueEnd)
+                head.folded.append((head.fields.count - 1, unfolded))
             } else {
-                var ve = c.valueEnd
-                while ve > c.valueStart, ASCII.isWhitespace(b[ve - 1]) { ve -= 1 }
-                field.valueEnd = UInt32(ve)
-                if c.highBit, !ASCII.isValidUTF8(b, c.valueStart..<ve) {
+                var valueEnd = c.valueEnd
+                while valueEnd > c.valueStart, ASCII.isWhitespace(b[valueEnd - 1]) { valueEnd -= 1 }
+                if c.highBit, !ASCII.isValidUTF8(b, c.valueStart..<valueEnd) {
                     if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
                     return
                 }
+                try append(c.name, hash: c.hash, value: c.valueStart..<valueEnd)
             }
-            head.fields.append(field)
+        }
+
+        /// Adds a field whose value is in place (trailing whitespace already dropped).
+        func append(_ name: Range<Int>, hash: UInt32, value: Range<Int>) throws(SIPParseError) {
+            guard head.fields.count < limits.maxHeaderCount else {
+                throw SIPParseError(.tooManyHeaders, "Too many header fields")
+            }
+            head.fields.append(SIPHeaders.Field(
+                nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
+                valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound),
+                known: names.lookup(hash: hash, b, name) ?? SIPHeaders.Field.unknown))
         }
 
         while pos < end {
@@ -212,15 +220,9 @@ extension SIPParser {
                     continue
                 }
                 // Complete: no pending field to carry to the next line.
-                guard head.fields.count < limits.maxHeaderCount else {
-                    throw SIPParseError(.tooManyHeaders, "Too many header fields")
-                }
                 var valueEnd = fast.contentEnd
                 while valueEnd > fast.valueStart, b[valueEnd - 1] == ASCII.space { valueEnd -= 1 }
-                head.fields.append(SIPHeaders.Field(
-                    nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
-                    valueStart: UInt32(fast.valueStart), valueEnd: UInt32(valueEnd),
-                    known: names.lookup(hash: fast.hash, b, name) ?? SIPHeaders.Field.unknown))
+                try append(name, hash: fast.hash, value: fast.valueStart..<valueEnd)
                 continue
             }
             let line = lineEnd(b, from: pos, end: end)
@@ -393,29 +395,30 @@ extension SIPParser {
         i += 1
         while i < end, base[i] == ASCII.space { i += 1 }
         let valueStart = i
-        // Eight bytes at a time while all are printable ASCII (0x20...0x7E); the lowest
-        // byte flagged is the first that is not (a borrow or carry only starts at a
-        // flagged byte and moves up), so the scan lands on it directly.
-        var stopped = false
+        i = printableRunEnd(base, from: i, to: end)
+        guard i < end else { return nil }
+        if base[i] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 1) }
+        if base[i] == ASCII.cr, i + 1 < end, base[i + 1] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 2) }
+        return nil
+    }
+
+    /// Where the run of printable ASCII (0x20...0x7E) starting at `from` ends: the first
+    /// other byte, or `to`. Eight bytes at a time; the lowest byte flagged in a word is the
+    /// first that is not printable (a borrow or carry only starts at a flagged byte and
+    /// moves up), so the scan lands on it directly.
+    @inline(__always)
+    static func printableRunEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int {
+        var i = from
         while i + 8 <= end {
             let x = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
             let low = (x &- 0x2020_2020_2020_2020) & ~x
             let high = (x &+ 0x0101_0101_0101_0101) | x
             let flagged = (low | high) & 0x8080_8080_8080_8080
-            if flagged != 0 {
-                i += flagged.trailingZeroBitCount >> 3
-                stopped = true
-                break
-            }
+            if flagged != 0 { return i + flagged.trailingZeroBitCount >> 3 }
             i += 8
         }
-        if !stopped {
-            while i < end, base[i] &- 32 < 95 { i += 1 }
-        }
-        guard i < end else { return nil }
-        if base[i] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 1) }
-        if base[i] == ASCII.cr, i + 1 < end, base[i + 1] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 2) }
-        return nil
+        while i < end, base[i] &- 32 < 95 { i += 1 }
+        return i
     }
 
     enum ValueScan { case ascii, highBit, bad }
@@ -424,24 +427,11 @@ extension SIPParser {
     /// a backslash (a quoted-pair may carry any byte but CR and LF).
     @inline(__always)
     static func scanValue(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> ValueScan {
-        // Fast path: printable ASCII only, eight bytes at a time (a byte below 0x20 or
-        // at/above 0x7F sends the line to the careful loop below).
-        var k = r.lowerBound
-        if let base = b.baseAddress {
-            while k + 8 <= r.upperBound {
-                let x = UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self)
-                let low = (x &- 0x2020_2020_2020_2020) & ~x
-                let high = (x &+ 0x0101_0101_0101_0101) | x
-                if (low | high) & 0x8080_8080_8080_8080 != 0 { break }
-                k += 8
-            }
+        // Fast path: printable ASCII only (a byte below 0x20 or at/above 0x7F sends the
+        // line to the careful loop below).
+        if let base = b.baseAddress, printableRunEnd(base, from: r.lowerBound, to: r.upperBound) == r.upperBound {
+            return .ascii
         }
-        while k < r.upperBound {
-            let ch = b[k]
-            if ch &- 32 >= 95 { break }
-            k += 1
-        }
-        if k == r.upperBound { return .ascii }
         var result = ValueScan.ascii
         var escaped = false
         for k in r {

@@ -76,9 +76,7 @@ enum ASCII {
         let bytes: UnsafePointer<UInt8>
 
         init(_ member: (UInt8) -> Bool) {
-            let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-            for c in 0..<256 { table[c] = member(UInt8(c)) ? 1 : 0 }
-            bytes = UnsafePointer(table)
+            bytes = UnsafePointer(processLifetimeCopy((0..<256).map { member(UInt8($0)) ? 1 : 0 }))
         }
 
         @inline(__always)
@@ -163,4 +161,12 @@ enum ASCII {
         }
         return true
     }
+}
+
+/// A copy of `values` in memory that is never freed: for the parser's and serializer's
+/// constant tables, read without bounds checks or reference counting.
+func processLifetimeCopy<T>(_ values: [T]) -> UnsafeMutablePointer<T> {
+    let memory = UnsafeMutablePointer<T>.allocate(capacity: max(values.count, 1))
+    _ = UnsafeMutableBufferPointer(start: memory, count: values.count).initialize(from: values)
+    return memory
 }
