@@ -20,7 +20,7 @@ public struct SIPCSeq: Sendable, Hashable, CustomStringConvertible {
         guard reader.pos > before, let method = reader.readToken() else { throw SIPSyntaxError("missing method") }
         reader.skipWhitespace()
         guard reader.atEnd else { throw SIPSyntaxError("unexpected text after method") }
-        return SIPCSeq(UInt32(n), SIPMethod(reader.string(method)))
+        return SIPCSeq(UInt32(n), SIPMethod.named(b, method))
     }
 }
 
@@ -172,16 +172,13 @@ enum SIPHeaderValues {
 
     /// callid = word [ "@" word ]
     static func validateCallID(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPSyntaxError) {
-        guard !r.isEmpty else { throw SIPSyntaxError("empty Call-ID") }
+        guard !r.isEmpty, let base = b.baseAddress else { throw SIPSyntaxError("empty Call-ID") }
+        let word = ASCII.wordTable
         var ats = 0
-        for i in r {
-            let c = b[i]
-            if c == ASCII.at {
-                ats += 1
-                guard ats == 1, i > r.lowerBound, i + 1 < r.upperBound else { throw SIPSyntaxError("bad Call-ID") }
-            } else if !ASCII.isWordChar(c) {
-                throw SIPSyntaxError("bad character in Call-ID")
-            }
+        for i in r where word[Int(base[i])] == 0 {
+            guard base[i] == ASCII.at else { throw SIPSyntaxError("bad character in Call-ID") }
+            ats += 1
+            guard ats == 1, i > r.lowerBound, i + 1 < r.upperBound else { throw SIPSyntaxError("bad Call-ID") }
         }
     }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A name-addr or addr-spec with header parameters, as in From, To, Contact, Route and
 /// Record-Route: `"Alice" <sip:alice@example.com>;tag=1928301774`.
 public struct SIPNameAddress: Sendable, Hashable, CustomStringConvertible {
@@ -56,8 +62,10 @@ public struct SIPNameAddress: Sendable, Hashable, CustomStringConvertible {
                 guard !sawAngle else { throw SIPSyntaxError("more than one '<'") }
                 sawAngle = true
                 uriStart = reader.pos + 1
-                while !reader.atEnd, b[reader.pos] != ASCII.greaterThan { reader.pos += 1 }
-                guard !reader.atEnd else { throw SIPSyntaxError("missing '>'") }
+                guard let base = b.baseAddress, uriStart < reader.end,
+                      let close = memchr(base + uriStart, Int32(ASCII.greaterThan), reader.end - uriStart)
+                else { throw SIPSyntaxError("missing '>'") }
+                reader.pos = base.distance(to: close.assumingMemoryBound(to: UInt8.self))
             } else if !sawAngle, c == ASCII.semicolon {
                 break
             }

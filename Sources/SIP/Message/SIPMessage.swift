@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A SIP method: the standard ones as constants, any other token allowed (RFC 3261 §7.1
 /// `extension-method`). Methods are case-sensitive.
 public struct SIPMethod: Sendable, Hashable, RawRepresentable, ExpressibleByStringLiteral, CustomStringConvertible {
@@ -23,6 +29,40 @@ public struct SIPMethod: Sendable, Hashable, RawRepresentable, ExpressibleByStri
     public static let message: SIPMethod = "MESSAGE"
     public static let update: SIPMethod = "UPDATE"
     public static let prack: SIPMethod = "PRACK"
+
+    /// The method spelled by `b[r]` (case-sensitive, RFC 3261 §7.1). The methods above
+    /// come back as constants, so that reading a request makes no string for them.
+    static func named(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> SIPMethod {
+        guard let base = b.baseAddress else { return SIPMethod("") }
+        let bytes = base + r.lowerBound
+        func spells(_ literal: StaticString) -> Bool { memcmp(bytes, literal.utf8Start, r.count) == 0 }
+        switch r.count {
+        case 3:
+            if spells("ACK") { return "ACK" }
+            if spells("BYE") { return "BYE" }
+        case 4:
+            if spells("INFO") { return "INFO" }
+        case 5:
+            if spells("PRACK") { return "PRACK" }
+            if spells("REFER") { return "REFER" }
+        case 6:
+            if spells("NOTIFY") { return "NOTIFY" }
+            if spells("INVITE") { return "INVITE" }
+            if spells("CANCEL") { return "CANCEL" }
+            if spells("UPDATE") { return "UPDATE" }
+        case 7:
+            if spells("PUBLISH") { return "PUBLISH" }
+            if spells("OPTIONS") { return "OPTIONS" }
+            if spells("MESSAGE") { return "MESSAGE" }
+        case 8:
+            if spells("REGISTER") { return "REGISTER" }
+        case 9:
+            if spells("SUBSCRIBE") { return "SUBSCRIBE" }
+        default:
+            break
+        }
+        return SIPMethod(String(decoding: UnsafeBufferPointer(start: bytes, count: r.count), as: UTF8.self))
+    }
 }
 
 /// The first line of a message.
@@ -36,41 +76,73 @@ public enum SIPStartLine: Sendable, Equatable {
 /// Equality compares the start line, the header fields (names as header names, values
 /// exactly) except `Content-Length`, which the body determines, and the body bytes.
 public struct SIPMessage: Sendable, Equatable {
-    public var startLine: SIPStartLine
+    /// How the start line is kept. A parsed request keeps its Request-URI as bytes of the
+    /// message, checked by the parser against the whole URI grammar, and builds the
+    /// `SIPURI` (with its strings) only when someone asks for it: parsing allocates nothing
+    /// beyond the message's own bytes and its field table.
+    enum Line: Sendable {
+        case given(SIPStartLine)
+        case parsedRequest(method: SIPMethod, uri: ArraySlice<UInt8>)
+    }
+
+    var line: Line
     public var headers: SIPHeaders
     /// The body. For a parsed message this shares the message's byte buffer.
     public var body: ArraySlice<UInt8>
 
     public init(startLine: SIPStartLine, headers: SIPHeaders = SIPHeaders(), body: ArraySlice<UInt8> = []) {
-        self.startLine = startLine
+        self.line = .given(startLine)
         self.headers = headers
         self.body = body
     }
 
+    init(line: Line, headers: SIPHeaders, body: ArraySlice<UInt8>) {
+        self.line = line
+        self.headers = headers
+        self.body = body
+    }
+
+    public var startLine: SIPStartLine {
+        get {
+            switch line {
+            case .given(let l): l
+            case .parsedRequest(let method, let uri): .request(method: method, uri: SIPURI.checked(uri))
+            }
+        }
+        set { line = .given(newValue) }
+    }
+
     public var isRequest: Bool {
-        if case .request = startLine { return true }
-        return false
+        switch line {
+        case .given(.request), .parsedRequest: true
+        case .given(.response): false
+        }
     }
 
     /// The request method, or `nil` for a response.
     public var method: SIPMethod? {
-        if case .request(let m, _) = startLine { return m }
-        return nil
+        switch line {
+        case .given(.request(let m, _)), .parsedRequest(let m, _): m
+        case .given(.response): nil
+        }
     }
 
     public var requestURI: SIPURI? {
-        if case .request(_, let uri) = startLine { return uri }
-        return nil
+        switch line {
+        case .given(.request(_, let uri)): uri
+        case .parsedRequest(_, let uri): SIPURI.checked(uri)
+        case .given(.response): nil
+        }
     }
 
     /// The status code, or `nil` for a request.
     public var statusCode: Int? {
-        if case .response(let code, _) = startLine { return code }
+        if case .given(.response(let code, _)) = line { return code }
         return nil
     }
 
     public var reasonPhrase: String? {
-        if case .response(_, let reason) = startLine { return reason }
+        if case .given(.response(_, let reason)) = line { return reason }
         return nil
     }
 

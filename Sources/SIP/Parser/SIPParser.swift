@@ -99,8 +99,14 @@ public enum SIPParser {
 // MARK: - The head: start line and header fields
 
 extension SIPParser {
+    /// A start line as the parser reads it: a request's URI stays a checked byte range.
+    enum ParsedStartLine {
+        case request(method: SIPMethod, uri: Range<Int>)
+        case response(statusCode: Int, reasonPhrase: String)
+    }
+
     struct Head {
-        var startLine: SIPStartLine?
+        var startLine: ParsedStartLine?
         var isRequest = false
         var fields: [SIPHeaders.Field] = []
         /// Unfolded values of fields that spanned several lines, by field index.
@@ -124,10 +130,14 @@ extension SIPParser {
                 fields[f.field].valueEnd = UInt32(storage.count)
             }
             let body = storage[headEnd..<total]
+            let line: SIPMessage.Line
+            switch startLine {
+            case .request(let method, let uri): line = .parsedRequest(method: method, uri: storage[uri])
+            case .response(let code, let reason): line = .given(.response(statusCode: code, reasonPhrase: reason))
             // A start line is always present once parseHead has returned.
-            return SIPMessage(
-                startLine: startLine ?? .response(statusCode: 500, reasonPhrase: ""),
-                headers: SIPHeaders(storage: storage, fields: fields), body: body)
+            case nil: line = .given(.response(statusCode: 500, reasonPhrase: ""))
+            }
+            return SIPMessage(line: line, headers: SIPHeaders(storage: storage, fields: fields), body: body)
         }
 
         /// The headers read so far, when a response can be formed.
@@ -155,7 +165,7 @@ extension SIPParser {
         guard firstLineEnd.contentEnd <= limits.maxHeaderLineLength else {
             throw SIPParseError(.headerTooLong, "Start line too long")
         }
-        head.isRequest = !startsWith(b, 0, "SIP/")
+        head.isRequest = !startsWithSIPVersion(b, 0)
         do {
             head.startLine = try parseStartLine(b, 0..<firstLineEnd.contentEnd)
         } catch {
@@ -167,6 +177,7 @@ extension SIPParser {
         var sawEmptyLine = false
         var current: (name: Range<Int>, hash: UInt32, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
         let names = SIPHeaderName.nameIndex
+        let token = ASCII.tokenTable
 
         func finish() throws(SIPParseError) {
             guard let c = current else { return }
@@ -207,7 +218,7 @@ extension SIPParser {
 
         while pos < end {
             // Most lines are `Name: printable ASCII` CRLF: read in one pass.
-            if ASCII.isTokenChar(b[pos]), let fast = plainHeaderLine(b, from: pos, end: end) {
+            if ASCII.isTokenChar(b[pos]), let fast = plainHeaderLine(b, from: pos, end: end, token: token) {
                 try finish()
                 guard fast.contentEnd - pos <= limits.maxHeaderLineLength else {
                     throw SIPParseError(.headerTooLong, "Header field too long")
@@ -379,10 +390,9 @@ extension SIPParser {
     /// ends (and the name's hash), where its value starts, where its content ends and where
     /// the next line starts. Nil for any other line: the careful path reads it then.
     @inline(__always)
-    static func plainHeaderLine(_ b: UnsafeBufferPointer<UInt8>, from pos: Int, end: Int)
+    static func plainHeaderLine(_ b: UnsafeBufferPointer<UInt8>, from pos: Int, end: Int, token: ASCII.ByteTable)
         -> (nameEnd: Int, hash: UInt32, valueStart: Int, contentEnd: Int, next: Int)? {
         guard let base = b.baseAddress else { return nil }
-        let token = ASCII.tokenTable
         var i = pos
         var hash: UInt32 = 5381
         while i < end, token[Int(base[i])] != 0 {
@@ -409,16 +419,32 @@ extension SIPParser {
     @inline(__always)
     static func printableRunEnd(_ base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int {
         var i = from
-        while i + 8 <= end {
-            let x = UInt64(littleEndian: UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
-            let low = (x &- 0x2020_2020_2020_2020) & ~x
-            let high = (x &+ 0x0101_0101_0101_0101) | x
-            let flagged = (low | high) & 0x8080_8080_8080_8080
-            if flagged != 0 { return i + flagged.trailingZeroBitCount >> 3 }
-            i += 8
+        // Two words per round: most values are longer than eight bytes.
+        while end &- i >= 16 {
+            let x = notPrintable(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            let y = notPrintable(UnsafeRawPointer(base + i).loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            if x | y != 0 {
+                return x != 0 ? i &+ x.trailingZeroBitCount >> 3 : i &+ 8 &+ y.trailingZeroBitCount >> 3
+            }
+            i &+= 16
         }
-        while i < end, base[i] &- 32 < 95 { i += 1 }
+        if end &- i >= 8 {
+            let x = notPrintable(UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self))
+            if x != 0 { return i &+ x.trailingZeroBitCount >> 3 }
+            i &+= 8
+        }
+        while i < end, base[i] &- 32 < 95 { i &+= 1 }
         return i
+    }
+
+    /// The high bit of each byte of `word` (as read from memory) that is not printable
+    /// ASCII, and possibly of bytes above the lowest such byte.
+    @inline(__always)
+    static func notPrintable(_ word: UInt64) -> UInt64 {
+        let x = UInt64(littleEndian: word)
+        let low = (x &- 0x2020_2020_2020_2020) & ~x
+        let high = (x &+ 0x0101_0101_0101_0101) | x
+        return (low | high) & 0x8080_8080_8080_8080
     }
 
     enum ValueScan { case ascii, highBit, bad }
@@ -460,12 +486,15 @@ extension SIPParser {
         return (contentEnd, i + 1)
     }
 
-    static func startsWith(_ b: UnsafeBufferPointer<UInt8>, _ at: Int, _ literal: StaticString) -> Bool {
-        let n = literal.utf8CodeUnitCount
-        guard b.count - at >= n else { return false }
-        let p = literal.utf8Start
-        for k in 0..<n where ASCII.lower(b[at + k]) != ASCII.lower(p[k]) { return false }
-        return true
+    /// Whether the bytes at `at` are "SIP/", in any case (the start of a status line and
+    /// of every SIP-Version): one four-byte comparison.
+    @inline(__always)
+    static func startsWithSIPVersion(_ b: UnsafeBufferPointer<UInt8>, _ at: Int) -> Bool {
+        guard at >= 0, b.count - at >= 4, let base = b.baseAddress else { return false }
+        let word = UInt32(littleEndian: UnsafeRawPointer(base + at).loadUnaligned(as: UInt32.self))
+        // A byte with bit 5 set equals "s", "i" or "p" only when it is that letter in either
+        // case; the fourth byte must be "/" itself. "sip/" read little-endian is 0x2F706973.
+        return word | 0x0020_2020 == 0x2F70_6973
     }
 
     /// Replaces each line break and the whitespace around it with one space, and trims.
@@ -490,8 +519,8 @@ extension SIPParser {
 
     // MARK: Start line
 
-    static func parseStartLine(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> SIPStartLine {
-        if startsWith(b, r.lowerBound, "SIP/") {
+    static func parseStartLine(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) throws(SIPParseError) -> ParsedStartLine {
+        if startsWithSIPVersion(b, r.lowerBound) {
             // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
             var reader = ByteReader(b, range: r)
             try parseVersion(&reader)
@@ -529,18 +558,18 @@ extension SIPParser {
         reader.pos = uriEnd + 1
         try parseVersion(&reader)
         guard reader.atEnd else { throw SIPParseError(.malformedStartLine, "Malformed request line") }
-        let uri: SIPURI
         do {
-            uri = try SIPURI.parse(b, uriStart..<uriEnd, allowParametersAndHeaders: true)
+            // Checked now; the SIPURI is built when asked for (SIPMessage.requestURI).
+            try SIPURI.check(b, uriStart..<uriEnd, allowParametersAndHeaders: true)
         } catch {
             throw SIPParseError(.invalidRequestURI, "Invalid Request-URI: \(error.message)")
         }
-        return .request(method: SIPMethod(reader.string(methodRange)), uri: uri)
+        return .request(method: SIPMethod.named(b, methodRange), uri: uriStart..<uriEnd)
     }
 
     /// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT; only 2.0 is accepted.
     private static func parseVersion(_ reader: inout ByteReader) throws(SIPParseError) {
-        guard startsWith(reader.bytes, reader.pos, "SIP/"), reader.end - reader.pos >= 4 else {
+        guard reader.end - reader.pos >= 4, startsWithSIPVersion(reader.bytes, reader.pos) else {
             throw SIPParseError(.malformedStartLine, "Malformed SIP version")
         }
         reader.pos += 4

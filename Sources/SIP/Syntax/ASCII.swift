@@ -53,7 +53,7 @@ enum ASCII {
     }
 
     @inline(__always)
-    static func lower(_ c: UInt8) -> UInt8 { isAlpha(c) ? c | 0x20 : c }
+    static func lower(_ c: UInt8) -> UInt8 { c &- 65 < 26 ? c | 0x20 : c }
 
     /// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
     @inline(__always)
@@ -70,6 +70,9 @@ enum ASCII {
     /// `isTokenChar` as a 256-byte table (non-zero: a token byte), allocated once for the
     /// process: the header-name scan reads one byte per character instead of testing masks.
     static let tokenTable = ByteTable(isTokenChar)
+
+    /// `isWordChar` as a table, for the same reason (every Call-ID is checked byte by byte).
+    static let wordTable = ByteTable(isWordChar)
 
     /// A byte class as a table that is never freed (read-only after it is made).
     struct ByteTable: @unchecked Sendable {
@@ -111,13 +114,10 @@ enum ASCII {
     /// Case-insensitive comparison of a byte range with an ASCII literal.
     @inline(__always)
     static func equalsIgnoringCase(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ literal: StaticString) -> Bool {
-        guard r.count == literal.utf8CodeUnitCount else { return false }
+        guard r.count == literal.utf8CodeUnitCount, let base = b.baseAddress else { return false }
         let p = literal.utf8Start
-        var k = 0
-        for i in r {
-            if lower(b[i]) != lower(p[k]) { return false }
-            k += 1
-        }
+        let a = base + r.lowerBound
+        for k in 0..<r.count where lower(a[k]) != lower(p[k]) { return false }
         return true
     }
 

@@ -118,17 +118,28 @@ struct ByteReader {
     }
 
     /// Parses a decimal number of at most `max`, leading zeros allowed.
+    /// The digits are consumed even when the number is too large.
     mutating func readNumber(max: UInt64) -> UInt64? {
-        let r = read(while: ASCII.isDigit)
-        guard !r.isEmpty else { return nil }
+        var i = pos
         var value: UInt64 = 0
-        for i in r {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (s, o2) = m.addingReportingOverflow(UInt64(bytes[i] - 48))
-            if o1 || o2 || s > max { return nil }
-            value = s
+        var tooLarge = false
+        // Up to here `value * 10 + 9` cannot overflow; beyond `max` the value no longer matters.
+        let plain = Swift.min(max, (UInt64.max - 9) / 10)
+        while i < end {
+            let digit = bytes[i] &- 48
+            guard digit < 10 else { break }
+            if value <= plain {
+                value = value &* 10 &+ UInt64(digit)
+            } else if !tooLarge {
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (s, o2) = m.addingReportingOverflow(UInt64(digit))
+                if o1 || o2 { tooLarge = true } else { value = s }
+            }
+            i += 1
         }
-        return value
+        guard i > pos else { return nil }
+        pos = i
+        return tooLarge || value > max ? nil : value
     }
 }
 

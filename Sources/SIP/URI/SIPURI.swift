@@ -128,10 +128,42 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 extension SIPURI {
     static let maxParameters = 64
 
+    /// The URI in bytes the parser has already checked (a parsed Request-URI). Were they
+    /// to fail all the same, the text is kept as an opaque URI rather than lost.
+    static func checked(_ bytes: ArraySlice<UInt8>) -> SIPURI {
+        let parsed: SIPURI? = bytes.withUnsafeBufferPointer { b in
+            try? parse(b, 0..<b.count, allowParametersAndHeaders: true)
+        }
+        if let parsed { return parsed }
+        var uri = SIPURI(scheme: .other(""), host: "")
+        uri.opaque = String(decoding: bytes, as: UTF8.self)
+        return uri
+    }
+
     /// Parses the URI in `r`. The whole range must be consumed.
     static func parse(
         _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowParametersAndHeaders: Bool
     ) throws(SIPSyntaxError) -> SIPURI {
+        var uri: SIPURI? = SIPURI(host: "")
+        try scan(b, r, allowParametersAndHeaders: allowParametersAndHeaders, into: &uri)
+        return uri ?? SIPURI(host: "")
+    }
+
+    /// Checks the URI in `r` as `parse` would (the same grammar, the same errors) without
+    /// building it: no strings are made.
+    static func check(
+        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowParametersAndHeaders: Bool
+    ) throws(SIPSyntaxError) {
+        var none: SIPURI?
+        try scan(b, r, allowParametersAndHeaders: allowParametersAndHeaders, into: &none)
+    }
+
+    /// The one reading of the URI grammar: fills `uri` when there is one, only checks
+    /// when it is nil.
+    private static func scan(
+        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowParametersAndHeaders: Bool, into uri: inout SIPURI?
+    ) throws(SIPSyntaxError) {
+        let build = uri != nil
         var reader = ByteReader(b, range: r)
         let schemeRange = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.plus || $0 == ASCII.minus || $0 == ASCII.dot }
         guard !schemeRange.isEmpty, ASCII.isAlpha(b[schemeRange.lowerBound]), reader.consume(ASCII.colon, allowingWhitespace: false) else {
@@ -150,39 +182,43 @@ extension SIPURI {
             for i in rest where !URIEscaping.isOpaqueChar(b[i]) {
                 throw SIPSyntaxError("invalid character in URI")
             }
-            var uri = SIPURI(scheme: .other(reader.string(schemeRange)), host: "")
-            uri.opaque = reader.string(rest)
-            return uri
+            if build {
+                uri?.scheme = .other(reader.string(schemeRange))
+                uri?.opaque = reader.string(rest)
+            }
+            return
         }
-        var uri = SIPURI(scheme: scheme, host: "")
+        uri?.scheme = scheme
         if scheme == .tel {
             let number = reader.read(while: URIEscaping.isTelephoneChar)
             guard !number.isEmpty else { throw SIPSyntaxError("tel URI without a number") }
-            uri.user = reader.string(number)
+            if build { uri?.user = reader.string(number) }
         } else {
-            try parseUserAndHost(&reader, into: &uri)
+            try parseUserAndHost(&reader, into: &uri, build: build)
         }
         if allowParametersAndHeaders {
-            uri.parameters = try SIPParameters.parse(
+            let parameters = try SIPParameters.parse(
                 &reader, allowWhitespace: false, maxCount: maxParameters,
-                isNameChar: URIEscaping.isParamChar, isValueChar: URIEscaping.isParamChar)
+                isNameChar: URIEscaping.isParamChar, isValueChar: URIEscaping.isParamChar, build: build)
+            if build { uri?.parameters = parameters }
             if scheme != .tel, reader.consume(ASCII.question, allowingWhitespace: false) {
+                var headerCount = 0
                 repeat {
                     let name = reader.read(while: URIEscaping.isHeaderChar)
                     guard !name.isEmpty, reader.consume(ASCII.equals, allowingWhitespace: false) else {
                         throw SIPSyntaxError("malformed URI header")
                     }
                     let value = reader.read(while: URIEscaping.isHeaderChar)
-                    guard uri.headers.count < maxParameters else { throw SIPSyntaxError("too many URI headers") }
-                    uri.headers.append(Header(name: reader.string(name), value: reader.string(value)))
+                    guard headerCount < maxParameters else { throw SIPSyntaxError("too many URI headers") }
+                    headerCount += 1
+                    if build { uri?.headers.append(Header(name: reader.string(name), value: reader.string(value))) }
                 } while reader.consume(ASCII.ampersand, allowingWhitespace: false)
             }
         }
         guard reader.atEnd else { throw SIPSyntaxError("invalid character in URI") }
-        return uri
     }
 
-    private static func parseUserAndHost(_ reader: inout ByteReader, into uri: inout SIPURI) throws(SIPSyntaxError) {
+    private static func parseUserAndHost(_ reader: inout ByteReader, into uri: inout SIPURI?, build: Bool) throws(SIPSyntaxError) {
         let b = reader.bytes
         // An unescaped '@' can only end the userinfo: no other URI part may hold one.
         var at: Int?
@@ -198,9 +234,11 @@ extension SIPURI {
             }
             let userRange = reader.pos..<(colon ?? at)
             guard !userRange.isEmpty else { throw SIPSyntaxError("empty user part in URI") }
-            uri.user = try URIEscaping.unescape(b, userRange, allowed: URIEscaping.isUserChar, what: "user")
+            let user = try URIEscaping.unescape(b, userRange, allowed: URIEscaping.isUserChar, what: "user", build: build)
+            if build { uri?.user = user }
             if let colon {
-                uri.password = try URIEscaping.unescape(b, (colon + 1)..<at, allowed: URIEscaping.isPasswordChar, what: "password")
+                let password = try URIEscaping.unescape(b, (colon + 1)..<at, allowed: URIEscaping.isPasswordChar, what: "password", build: build)
+                if build { uri?.password = password }
             }
             reader.pos = at + 1
         }
@@ -215,10 +253,10 @@ extension SIPURI {
             let name = reader.read { ASCII.isAlphanumeric($0) || $0 == ASCII.minus || $0 == ASCII.dot || $0 == 95 }
             guard URIEscaping.isValidHostName(b, name) else { throw SIPSyntaxError("invalid host in URI") }
         }
-        uri.host = reader.string(hostStart..<reader.pos)
+        if build { uri?.host = reader.string(hostStart..<reader.pos) }
         if reader.consume(ASCII.colon, allowingWhitespace: false) {
             guard let port = reader.readNumber(max: 65535) else { throw SIPSyntaxError("invalid port in URI") }
-            uri.port = UInt16(port)
+            uri?.port = UInt16(port)
         }
     }
 }

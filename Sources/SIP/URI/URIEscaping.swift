@@ -30,24 +30,20 @@ enum URIEscaping {
     /// hostname = *( domainlabel "." ) toplabel [ "." ], or an IPv4 address. Underscores
     /// are tolerated (seen in the wild); empty labels are not.
     static func isValidHostName(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
-        guard !r.isEmpty, r.count <= 255 else { return false }
-        var labelLength = 0
-        for i in r {
-            if b[i] == ASCII.dot {
-                if labelLength == 0 { return false }
-                labelLength = 0
-            } else {
-                labelLength += 1
-                if labelLength > 63 { return false }
-            }
+        guard !r.isEmpty, r.count <= 255, let base = b.baseAddress, ASCII.isAlphanumeric(base[r.lowerBound]) else { return false }
+        // Where the current label started: a dot right after it (or a label over 63 bytes) fails.
+        var labelStart = r.lowerBound
+        for i in r where base[i] == ASCII.dot {
+            guard i > labelStart, i - labelStart <= 63 else { return false }
+            labelStart = i + 1
         }
-        let first = b[r.lowerBound]
-        return ASCII.isAlphanumeric(first)
+        return r.upperBound - labelStart <= 63
     }
 
-    /// Decodes %HH escapes; every unescaped byte must satisfy `allowed`.
+    /// Decodes %HH escapes; every unescaped byte must satisfy `allowed`. With `build`
+    /// false only the checks are made and the text of plain input is not made.
     static func unescape(
-        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowed: (UInt8) -> Bool, what: String
+        _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowed: (UInt8) -> Bool, what: String, build: Bool = true
     ) throws(SIPSyntaxError) -> String {
         // Common case: nothing escaped, every byte allowed: the bytes are the text.
         var plain = true
@@ -55,7 +51,7 @@ enum URIEscaping {
             plain = false
             break
         }
-        if plain { return String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) }
+        if plain { return build ? String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self) : "" }
         var out: [UInt8] = []
         out.reserveCapacity(r.count)
         var i = r.lowerBound
