@@ -152,3 +152,55 @@ import Testing
         }
     }
 }
+
+/// The one-pass readings that run before the full grammar: whatever they accept, the
+/// full grammar accepts too, and what they do not take is left to it.
+@Suite struct FastPathTests {
+    @Test(arguments: ["sip:1234@mwid.example.com", "SIP:alice@Example.COM:5060", "sip:+4930123@192.0.2.4:05060",
+                      "sip:a;b?c/d&e=f+g$h,i@host_name"])
+    func plainRequestURIsTakeTheFastPath(uri: String) throws {
+        let bytes = Array(uri.utf8)
+        #expect(bytes.withUnsafeBufferPointer { SIPURI.isPlainSIPURI($0, 0..<$0.count) })
+        #expect(throws: Never.self) { try SIPURI(parsing: uri) }
+    }
+
+    @Test(arguments: ["sip:host.example.com", "sip:a:pw@host", "sip:%61lice@host", "sip:a@[::1]", "sip:a@host;lr",
+                      "sips:a@host", "sip:a@host:65536", "sip:a@host:", "sip:a@-host", "sip:a@host..com", "sip:@host"])
+    func otherURIsGoToTheFullGrammar(uri: String) {
+        let bytes = Array(uri.utf8)
+        #expect(!bytes.withUnsafeBufferPointer { SIPURI.isPlainSIPURI($0, 0..<$0.count) })
+    }
+
+    /// Random URIs over the characters that matter: the fast path never accepts one that
+    /// the full grammar refuses.
+    @Test func theFastPathAcceptsNothingTheGrammarRefuses() {
+        let alphabet = Array("sSiIpP:@.-_%;?=&[]019aZ/+$, ".utf8)
+        var rng = SplitMix64(seed: 7)
+        var accepted = 0
+        for _ in 0..<50_000 {
+            var uri = Array("sip:".utf8)
+            if rng.next() % 4 == 0 { uri = [] }
+            for _ in 0..<Int(rng.next() % 24) { uri.append(alphabet[Int(rng.next() % UInt64(alphabet.count))]) }
+            let fast = uri.withUnsafeBufferPointer { SIPURI.isPlainSIPURI($0, 0..<$0.count) }
+            guard fast else { continue }
+            accepted += 1
+            let full = uri.withUnsafeBufferPointer { b in (try? SIPURI.parse(b, 0..<b.count, allowParametersAndHeaders: true)) != nil }
+            #expect(full, "\(String(decoding: uri, as: UTF8.self))")
+        }
+        #expect(accepted > 100)
+    }
+
+    /// The sent-protocol in any case and with LWS around the slashes; anything else is refused.
+    @Test(arguments: [
+        ("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1", true), ("sip/2.0/udp h;branch=z9hG4bK1", true),
+        ("Sip/2.0/Tls h", true), ("SIP / 2.0 / TCP h", true), ("SIP/2.0/ UDP h", true),
+        ("SIP/2.0/", false), ("SIP/2.0/ ", false), ("SIP/2.1/UDP h", false), ("SIP/2.0/UDP", false),
+        ("SIP/2.0UDP h", false), ("SIQ/2.0/UDP h", false),
+    ])
+    func viaSentProtocol(text: String, valid: Bool) {
+        let bytes = Array(text.utf8)
+        let ok = bytes.withUnsafeBufferPointer { b in (try? SIPVia.check(b, 0..<b.count, firstOfList: true)) != nil }
+        #expect(ok == valid, "\(text)")
+    }
+}
+

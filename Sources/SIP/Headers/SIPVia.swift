@@ -78,10 +78,21 @@ public struct SIPVia: Sendable, Hashable, CustomStringConvertible {
         throws(SIPSyntaxError) -> (transport: Range<Int>, host: Range<Int>, port: UInt16?, parameters: SIPParameters) {
         var reader = ByteReader(b, range: r)
         reader.skipWhitespace()
-        guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
-              reader.consume(ASCII.slash), let version = reader.readToken(), reader.bytesEqual(version, ignoringCase: "2.0"),
-              reader.consume(ASCII.slash), let transport = reader.readToken()
-        else { throw SIPSyntaxError("bad sent-protocol") }
+        let transport: Range<Int>
+        if reader.end - reader.pos > 8, let base = b.baseAddress,
+           // "SIP/2.0/" in any case, read little-endian: setting bit 5 of the letters'
+           // bytes lower-cases S, I and P and changes nothing else that could match.
+           UnsafeRawPointer(base + reader.pos).loadUnaligned(as: UInt64.self) | 0x0000_0000_0020_2020 == 0x2F30_2E32_2F70_6973,
+           ASCII.isTokenChar(base[reader.pos + 8]) {
+            reader.pos += 8
+            transport = reader.read(while: ASCII.isTokenChar)
+        } else {
+            guard let name = reader.readToken(), reader.bytesEqual(name, ignoringCase: "SIP"),
+                  reader.consume(ASCII.slash), let version = reader.readToken(), reader.bytesEqual(version, ignoringCase: "2.0"),
+                  reader.consume(ASCII.slash), let token = reader.readToken()
+            else { throw SIPSyntaxError("bad sent-protocol") }
+            transport = token
+        }
         let before = reader.pos
         reader.skipWhitespace()
         guard reader.pos > before else { throw SIPSyntaxError("missing sent-by") }

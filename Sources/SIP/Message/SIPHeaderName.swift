@@ -106,13 +106,12 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
 
     /// Resolution from a byte range (used outside the hot path).
     static func lookup(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
-        var h: UInt32 = 5381
-        for i in r { h = NameIndex.step(h, b[i]) }
-        return nameIndex.lookup(hash: h, b, r)
+        guard let base = b.baseAddress, !r.isEmpty else { return nil }
+        return nameIndex.lookup(slot: NameIndex.slot(base + r.lowerBound, r.count), b, r)
     }
 
-    /// The parser's index of known names: an open-addressing table keyed by a hash the
-    /// parser computes while it scans the name, confirmed by one byte comparison. Its
+    /// The parser's index of known names: an open-addressing table keyed by a hash of a
+    /// name's length and three of its bytes, confirmed by one comparison of words. Its
     /// tables live in memory allocated once for the process's lifetime, so a look-up
     /// costs neither bounds checks nor reference counting.
     struct NameIndex: @unchecked Sendable {
@@ -121,8 +120,17 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         let offsets: UnsafeMutablePointer<Int>  // start of name i in lowerNames; offsets[i + 1] its end
         let compact: UnsafeMutablePointer<UInt8>  // 256 entries: table index + 1 for a compact form
 
+        /// The slot a name of `n >= 1` bytes hashes to: its length and its first, middle
+        /// and last bytes, folded. That tells the known names apart (two of them share a
+        /// slot with a neighbour), and the name scan need not hash every byte.
         @inline(__always)
-        static func step(_ h: UInt32, _ c: UInt8) -> UInt32 { (h &* 33) ^ UInt32(fold(c)) }
+        static func slot(_ name: UnsafePointer<UInt8>, _ n: Int) -> Int {
+            var h = UInt32(truncatingIfNeeded: n) &* 0x9E37_79B1
+            h ^= UInt32(fold(name[0])) &* 0x85EB_CA77
+            h ^= UInt32(fold(name[n >> 1])) &* 0x27D4_EB2F
+            h ^= UInt32(fold(name[n - 1])) &* 0xC2B2_AE3D
+            return Int((h ^ (h >> 15)) & 511)
+        }
 
         /// Case folding for token bytes: `| 0x20` lower-cases letters and is one-to-one on
         /// the other token characters (`_` becomes 0x7F, which no token holds).
@@ -165,9 +173,7 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
                 offsets.append(names.count)
                 let lower = e.name.utf8.map(Self.fold)
                 names.append(contentsOf: lower)
-                var h: UInt32 = 5381
-                for c in lower { h = Self.step(h, c) }
-                var slot = Int(h & 511)
+                var slot = lower.withUnsafeBufferPointer { b in b.baseAddress.map { Self.slot($0, b.count) } ?? 0 }
                 while slots[slot] != 0 { slot = (slot + 1) & 511 }
                 slots[slot] = UInt8(i + 1)
                 if let c = e.compact?.asciiValue { compact[Int(c)] = UInt8(i + 1) }
@@ -180,14 +186,14 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         }
 
         @inline(__always)
-        func lookup(hash: UInt32, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
+        func lookup(slot first: Int, _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> UInt8? {
             guard let base = b.baseAddress, !r.isEmpty else { return nil }
             let name = base + r.lowerBound
             if r.count == 1 {
                 let v = compact[Int(ASCII.lower(name[0]))]
                 return v == 0 ? nil : v - 1
             }
-            var slot = Int(hash & 511)
+            var slot = first
             while true {
                 let v = slots[slot]
                 if v == 0 { return nil }

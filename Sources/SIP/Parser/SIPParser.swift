@@ -175,7 +175,7 @@ extension SIPParser {
         // Header fields.
         var pos = firstLineEnd.next
         var sawEmptyLine = false
-        var current: (name: Range<Int>, hash: UInt32, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
+        var current: (name: Range<Int>, slot: Int, valueStart: Int, valueEnd: Int, folded: Bool, highBit: Bool)?
         let names = SIPHeaderName.nameIndex
         let token = ASCII.tokenTable
 
@@ -192,7 +192,7 @@ extension SIPParser {
                     if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
                     return
                 }
-                try append(c.name, hash: c.hash, value: c.valueStart..<c.valueEnd)
+                try append(c.name, slot: c.slot, value: c.valueStart..<c.valueEnd)
                 head.folded.append((head.fields.count - 1, unfolded))
             } else {
                 var valueEnd = c.valueEnd
@@ -201,25 +201,26 @@ extension SIPParser {
                     if firstError == nil { firstError = SIPParseError(.invalidUTF8, "Invalid UTF-8 in header value") }
                     return
                 }
-                try append(c.name, hash: c.hash, value: c.valueStart..<valueEnd)
+                try append(c.name, slot: c.slot, value: c.valueStart..<valueEnd)
             }
         }
 
         /// Adds a field whose value is in place (trailing whitespace already dropped).
-        func append(_ name: Range<Int>, hash: UInt32, value: Range<Int>) throws(SIPParseError) {
+        func append(_ name: Range<Int>, slot: Int, value: Range<Int>) throws(SIPParseError) {
             guard head.fields.count < limits.maxHeaderCount else {
                 throw SIPParseError(.tooManyHeaders, "Too many header fields")
             }
             head.fields.append(SIPHeaders.Field(
                 nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
                 valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound),
-                known: names.lookup(hash: hash, b, name) ?? SIPHeaders.Field.unknown))
+                known: names.lookup(slot: slot, b, name) ?? SIPHeaders.Field.unknown))
         }
 
         while pos < end {
             // Most lines are `Name: printable ASCII` CRLF: read in one pass.
             if ASCII.isTokenChar(b[pos]), let fast = plainHeaderLine(b, from: pos, end: end, token: token) {
-                try finish()
+                // Usually no field is pending (no continuation line came before): no call then.
+                if current != nil { try finish() }
                 guard fast.contentEnd - pos <= limits.maxHeaderLineLength else {
                     throw SIPParseError(.headerTooLong, "Header field too long")
                 }
@@ -227,13 +228,13 @@ extension SIPParser {
                 pos = fast.next
                 if pos < end, ASCII.isWhitespace(b[pos]) {
                     // A continuation line follows: the field is finished after it.
-                    current = (name, fast.hash, fast.valueStart, fast.contentEnd, false, false)
+                    current = (name, fast.slot, fast.valueStart, fast.contentEnd, false, false)
                     continue
                 }
                 // Complete: no pending field to carry to the next line.
                 var valueEnd = fast.contentEnd
                 while valueEnd > fast.valueStart, b[valueEnd - 1] == ASCII.space { valueEnd -= 1 }
-                try append(name, hash: fast.hash, value: fast.valueStart..<valueEnd)
+                try append(name, slot: fast.slot, value: fast.valueStart..<valueEnd)
                 continue
             }
             let line = lineEnd(b, from: pos, end: end)
@@ -272,11 +273,7 @@ extension SIPParser {
             }
             // name *WS ":" *WS value
             var i = pos
-            var hash: UInt32 = 5381
-            while i < line.contentEnd, ASCII.isTokenChar(b[i]) {
-                hash = SIPHeaderName.NameIndex.step(hash, b[i])
-                i += 1
-            }
+            while i < line.contentEnd, ASCII.isTokenChar(b[i]) { i += 1 }
             let name = pos..<i
             while i < line.contentEnd, ASCII.isWhitespace(b[i]) { i += 1 }
             guard !name.isEmpty, i < line.contentEnd, b[i] == ASCII.colon else {
@@ -293,7 +290,8 @@ extension SIPParser {
                 pos = line.next
                 continue
             }
-            current = (name, hash, i, line.contentEnd, false, highBit)
+            let slot = b.baseAddress.map { SIPHeaderName.NameIndex.slot($0 + name.lowerBound, name.count) } ?? 0
+            current = (name, slot, i, line.contentEnd, false, highBit)
             pos = line.next
         }
         try finish()
@@ -387,19 +385,17 @@ extension SIPParser {
 
     /// A header line `token *WS ":" *WS value` whose value is printable ASCII (no tab,
     /// no byte above 0x7E) and which ends in CRLF or LF, read in one pass: where its name
-    /// ends (and the name's hash), where its value starts, where its content ends and where
+    /// ends, where its value starts, where its content ends and where
     /// the next line starts. Nil for any other line: the careful path reads it then.
     @inline(__always)
     static func plainHeaderLine(_ b: UnsafeBufferPointer<UInt8>, from pos: Int, end: Int, token: ASCII.ByteTable)
-        -> (nameEnd: Int, hash: UInt32, valueStart: Int, contentEnd: Int, next: Int)? {
+        -> (nameEnd: Int, slot: Int, valueStart: Int, contentEnd: Int, next: Int)? {
         guard let base = b.baseAddress else { return nil }
         var i = pos
-        var hash: UInt32 = 5381
-        while i < end, token[Int(base[i])] != 0 {
-            hash = SIPHeaderName.NameIndex.step(hash, base[i])
-            i += 1
-        }
+        while i < end, token[Int(base[i])] != 0 { i += 1 }
         let nameEnd = i
+        guard nameEnd > pos else { return nil }
+        let slot = SIPHeaderName.NameIndex.slot(base + pos, nameEnd - pos)
         while i < end, base[i] == ASCII.space { i += 1 }
         guard i < end, base[i] == ASCII.colon else { return nil }
         i += 1
@@ -407,8 +403,8 @@ extension SIPParser {
         let valueStart = i
         i = printableRunEnd(base, from: i, to: end)
         guard i < end else { return nil }
-        if base[i] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 1) }
-        if base[i] == ASCII.cr, i + 1 < end, base[i + 1] == ASCII.lf { return (nameEnd, hash, valueStart, i, i + 2) }
+        if base[i] == ASCII.lf { return (nameEnd, slot, valueStart, i, i + 1) }
+        if base[i] == ASCII.cr, i + 1 < end, base[i + 1] == ASCII.lf { return (nameEnd, slot, valueStart, i, i + 2) }
         return nil
     }
 

@@ -154,8 +154,40 @@ extension SIPURI {
     static func check(
         _ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, allowParametersAndHeaders: Bool
     ) throws(SIPSyntaxError) {
+        if isPlainSIPURI(b, r) { return }
         var none: SIPURI?
         try scan(b, r, allowParametersAndHeaders: allowParametersAndHeaders, into: &none)
+    }
+
+    /// Whether `b[r]` is `sip:user@host[:port]` with nothing escaped and nothing more, in
+    /// one pass: the shape of nearly every Request-URI. Everything it accepts, `scan`
+    /// accepts too; anything else (no user, a password, escapes, IPv6, parameters) goes
+    /// to `scan`.
+    @inline(__always)
+    static func isPlainSIPURI(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>) -> Bool {
+        guard r.count >= 7, let base = b.baseAddress else { return false }
+        let p = base + r.lowerBound
+        let n = r.count
+        // "sip:" in any case ("sip:" read little-endian is 0x3A706973).
+        guard UnsafeRawPointer(p).loadUnaligned(as: UInt32.self) | 0x0020_2020 == 0x3A70_6973 else { return false }
+        var i = 4
+        while i < n, URIEscaping.isUserChar(p[i]) { i += 1 }
+        guard i > 4, i < n, p[i] == ASCII.at else { return false }
+        i += 1
+        let hostStart = i
+        while i < n, ASCII.isAlphanumeric(p[i]) || p[i] == ASCII.minus || p[i] == ASCII.dot || p[i] == 95 { i += 1 }
+        guard URIEscaping.isValidHostName(b, (r.lowerBound + hostStart)..<(r.lowerBound + i)) else { return false }
+        if i < n, p[i] == ASCII.colon {
+            i += 1
+            var port = 0
+            let digitsStart = i
+            while i < n, p[i] &- 48 < 10, i - digitsStart < 5 {
+                port = port * 10 + Int(p[i] &- 48)
+                i += 1
+            }
+            guard i > digitsStart, port <= 65535 else { return false }
+        }
+        return i == n
     }
 
     /// The one reading of the URI grammar: fills `uri` when there is one, only checks

@@ -6,6 +6,11 @@ import SIP
 public func fuzzSIPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(start: data, count: size)
     if let message = try? SIPParser.parseDatagram(input) {
+        // A request's URI is checked when it is parsed and built when asked for: it must
+        // build (an opaque URI with no scheme is the fallback that should never happen).
+        if let uri = message.requestURI, case .other(let scheme) = uri.scheme, scheme.isEmpty {
+            fatalError("a Request-URI the parser accepted does not parse")
+        }
         _ = try? message.vias()
         _ = try? message.from()
         _ = try? message.to()
