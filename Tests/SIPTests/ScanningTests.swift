@@ -132,6 +132,16 @@ import Testing
         #expect(reparsed.requestURI == expected)
     }
 
+    @Test func aParsedRequestIsWrittenWithItsURIAsItCame() throws {
+        let m = try SIPParser.parse("OPTIONS SIP:ALICE@AtLanTa.CoM;Transport=udp SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
+        let text = String(decoding: m.serialize(), as: UTF8.self)
+        #expect(text.hasPrefix("OPTIONS SIP:ALICE@AtLanTa.CoM;Transport=udp SIP/2.0\r\n"))
+        // A start line given by hand is written canonically.
+        var built = m
+        built.startLine = .request(method: .options, uri: try SIPURI(parsing: "SIP:ALICE@AtLanTa.CoM;Transport=udp"))
+        #expect(String(decoding: built.serialize(), as: UTF8.self).hasPrefix("OPTIONS sip:ALICE@AtLanTa.CoM;Transport=udp SIP/2.0\r\n"))
+    }
+
     @Test func replacingTheHeadersKeepsTheURI() throws {
         var m = try SIPParser.parse("OPTIONS sip:x@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n")
         m.headers = SIPHeaders()

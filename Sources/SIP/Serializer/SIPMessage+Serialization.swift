@@ -1,7 +1,8 @@
 extension SIPMessage {
-    /// The message on the wire: start line, headers under their full canonical names in
-    /// their order, `Content-Length` set to the body's exact size (added at the end when
-    /// missing), an empty line, the body. Counted first, then written into one array of
+    /// The message on the wire: start line (a parsed request's URI as it came, a built
+    /// one's in canonical form), headers under their full canonical names in their order,
+    /// `Content-Length` set to the body's exact size (added at the end when missing), an
+    /// empty line, the body. Counted first, then written into one array of
     /// the exact size.
     public func serialize() -> [UInt8] {
         var counter = ByteCounter()
@@ -22,13 +23,19 @@ extension SIPMessage {
     public func serialize(into out: inout [UInt8]) { write(to: &out) }
 
     func write<Sink: ByteSink>(to out: inout Sink) {
-        switch startLine {
-        case .request(let method, let uri):
+        switch line {
+        case .parsedRequest(let method, let uri):
+            // Checked when parsed: written as it came, like the header values.
+            out.append(method.rawValue)
+            out.append(ASCII.space)
+            uri.withUnsafeBufferPointer { out.append($0) }
+            out.append(" SIP/2.0\r\n" as StaticString)
+        case .given(.request(let method, let uri)):
             out.append(method.rawValue)
             out.append(ASCII.space)
             uri.write(to: &out)
             out.append(" SIP/2.0\r\n" as StaticString)
-        case .response(let code, let reason):
+        case .given(.response(let code, let reason)):
             out.append("SIP/2.0 " as StaticString)
             out.appendDecimal(code)
             out.append(ASCII.space)
