@@ -334,7 +334,7 @@ extension SIPParser {
             guard let k = name.known, k < 16, firsts[Int(k)] >= 0 else { return .absent }
             let index = Int(firsts[Int(k)])
             do throws(SIPSyntaxError) {
-                if let f = head.folded.first(where: { $0.field == index }) {
+                if !head.folded.isEmpty, let f = head.folded.first(where: { $0.field == index }) {
                     let r: Result<R, SIPSyntaxError> = f.bytes.withUnsafeBufferPointer { fb in
                         do throws(SIPSyntaxError) { return .success(try body(fb, 0..<fb.count)) } catch { return .failure(error) }
                     }
