@@ -145,6 +145,30 @@ import Testing
         #expect(e?.headers?.first(.callID) == "abc")
     }
 
+    /// Found by the fuzzer: a datagram with as many fields as the limit and no
+    /// Content-Length was accepted, and written out (with the Content-Length every written
+    /// message carries) it was one field over the limit and refused. Now the limit leaves
+    /// room for it.
+    @Test func aDatagramLeavesRoomUnderTheFieldLimitForItsContentLength() throws {
+        let limits = SIPParser.Limits(maxHeaderCount: 8)
+        let base = "MESSAGE sip:host SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: abc\r\nCSeq: 1 MESSAGE\r\nX-A: 1\r\nX-B: 2\r\nX-C: 3\r\n"
+        // Eight fields, no Content-Length: refused (and dropped, as any message over the limit).
+        do {
+            _ = try SIPParser.parseDatagram(Array((base + "\r\nhello").utf8), limits: limits)
+            Issue.record("eight fields without Content-Length accepted")
+        } catch {
+            #expect(error.kind == .tooManyHeaders)
+            #expect(!error.canRespond)
+        }
+        // Seven fields: accepted, and its written form (eight with Content-Length) too.
+        let seven = base.replacingFirst("X-B: 2\r\n", with: "")
+        let m = try SIPParser.parseDatagram(Array((seven + "\r\nhello").utf8), limits: limits)
+        #expect(try SIPParser.parseDatagram(m.serialize(), limits: limits) == m)
+        // Eight fields of which one is the Content-Length: accepted, written the same.
+        let withLength = try SIPParser.parseDatagram(Array((base.replacingFirst("X-B: 2", with: "Content-Length: 5") + "\r\nhello").utf8), limits: limits)
+        #expect(try SIPParser.parseDatagram(withLength.serialize(), limits: limits) == withLength)
+    }
+
     @Test func leadingZerosAreAccepted() throws {
         let m = try parse("""
         NOTIFY sip:host:05060 SIP/2.0

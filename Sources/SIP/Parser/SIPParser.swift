@@ -41,6 +41,11 @@ public enum SIPParser {
         let head = try parseHead(region, limits: limits, datagram: true)
         let bodyAvailable = region.count - head.headEnd
         var bodyLength = bodyAvailable
+        // Written out, the message gains a Content-Length: it must still fit the limit
+        // (else the message would be accepted here and refused everywhere it is sent).
+        if head.contentLength == nil, head.fields.count >= limits.maxHeaderCount {
+            throw SIPParseError(.tooManyHeaders, "Too many header fields")  // dropped, like any message over the limit
+        }
         if let declared = head.contentLength {
             guard declared <= bodyAvailable else {
                 throw head.error(.contentLengthExceedsMessage, "Content-Length larger than the message", region)
