@@ -50,10 +50,18 @@ public actor RefreshScheduler {
                         guard !Task.isCancelled else { return }
                         continue
                     }
+                    let wokeAt = clock.now
                     let batch = Array(pending.prefix(due))
                     pending = pending.dropFirst(batch.count)
                     index += batch.count
                     if let marked = try? await storage.markForRefresh(.mailboxes(batch)), !marked.isEmpty { refresh(marked) }
+                    // Wake-ups a tick apart even when a write takes longer than the pause
+                    // between two mailboxes: what falls due meanwhile goes in the next write
+                    // (else a slow disk would make it one write per mailbox).
+                    if !pending.isEmpty, clock.now < wokeAt + Self.tick {
+                        try? await Task.sleep(until: wokeAt + Self.tick, clock: clock)
+                        guard !Task.isCancelled else { return }
+                    }
                 }
                 after = page.last?.identity
             }
