@@ -121,8 +121,8 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         let compact: UnsafeMutablePointer<UInt8>  // 256 entries: table index + 1 for a compact form
 
         /// The slot a name of `n >= 1` bytes hashes to: its length and its first, middle
-        /// and last bytes, folded. That tells the known names apart (two of them share a
-        /// slot with a neighbour), and the name scan need not hash every byte.
+        /// and last bytes, folded. That tells the known names apart (two of them land
+        /// one slot further on), and the name scan need not hash every byte.
         @inline(__always)
         static func slot(_ name: UnsafePointer<UInt8>, _ n: Int) -> Int {
             var h = UInt32(truncatingIfNeeded: n) &* 0x9E37_79B1

@@ -390,8 +390,9 @@ extension SIPParser {
 
     /// A header line `token *WS ":" *WS value` whose value is printable ASCII (no tab,
     /// no byte above 0x7E) and which ends in CRLF or LF, read in one pass: where its name
-    /// ends, where its value starts, where its content ends and where
-    /// the next line starts. Nil for any other line: the careful path reads it then.
+    /// ends (and the name's slot in the known-name index), where its value starts, where
+    /// its content ends and where the next line starts. Nil for any other line: the
+    /// careful path reads it then.
     @inline(__always)
     static func plainHeaderLine(_ b: UnsafeBufferPointer<UInt8>, from pos: Int, end: Int, token: ASCII.ByteTable)
         -> (nameEnd: Int, slot: Int, valueStart: Int, contentEnd: Int, next: Int)? {

@@ -128,8 +128,9 @@ public struct SIPURI: Sendable, Hashable, CustomStringConvertible {
 extension SIPURI {
     static let maxParameters = 64
 
-    /// The URI in bytes the parser has already checked (a parsed Request-URI). Were they
-    /// to fail all the same, the text is kept as an opaque URI rather than lost.
+    /// The URI in bytes the parser has already checked (a parsed Request-URI). They
+    /// cannot fail here (the same grammar accepted them); if they did, the text would be
+    /// kept as an opaque URI with an empty scheme rather than lost (the fuzzer looks for it).
     static func checked(_ bytes: ArraySlice<UInt8>) -> SIPURI {
         let parsed: SIPURI? = bytes.withUnsafeBufferPointer { b in
             try? parse(b, 0..<b.count, allowParametersAndHeaders: true)
