@@ -215,33 +215,6 @@ public struct SIPHeaderName: Sendable, Hashable, CustomStringConvertible, Expres
         let bytes: UnsafeMutablePointer<UInt8>
         let offsets: UnsafeMutablePointer<Int>
 
-        /// Whether the `n` bytes at `name`, case-folded, are the `n` folded bytes at `known`
-        /// (n >= 2): whole words compared, the last one overlapping the one before it
-        /// rather than reading past either name.
-        @inline(__always)
-        static func foldedEqual(_ name: UnsafePointer<UInt8>, _ known: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-            let a = UnsafeRawPointer(name)
-            let k = UnsafeRawPointer(known)
-            if n >= 8 {
-                var at = 0
-                while at + 8 < n {
-                    guard a.loadUnaligned(fromByteOffset: at, as: UInt64.self) | 0x2020_2020_2020_2020
-                        == k.loadUnaligned(fromByteOffset: at, as: UInt64.self) else { return false }
-                    at += 8
-                }
-                return a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) | 0x2020_2020_2020_2020
-                    == k.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
-            }
-            if n >= 4 {
-                return a.loadUnaligned(as: UInt32.self) | 0x2020_2020 == k.loadUnaligned(as: UInt32.self)
-                    && a.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) | 0x2020_2020
-                    == k.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
-            }
-            return a.loadUnaligned(as: UInt16.self) | 0x2020 == k.loadUnaligned(as: UInt16.self)
-                && a.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self) | 0x2020
-                == k.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)
-        }
-
         init(_ table: [Entry]) {
             var names: [UInt8] = []
             var offsets: [Int] = []
