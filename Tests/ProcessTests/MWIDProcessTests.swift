@@ -102,6 +102,22 @@ import Testing
                                     in: first.directory)
         #expect(await third.waitForExit(timeout: .seconds(20)) == 1)
         #expect(third.log.contains("cannot start SIP") && third.log.contains("address already in use"), "\(third.log)")
+
+        // The tests' own wait for a server to listen gives up as soon as the server has
+        // exited, and says why it did.
+        let http = try await Peers.freePort(udp: false)
+        let fourth = try PeerProcess("fourth", RunningMWID.binary,
+                                     ["--http", "127.0.0.1:\(http)", "--sip-udp", "127.0.0.1:\(first.sipPort)",
+                                      "--sip-tcp", "127.0.0.1:\(first.sipPort)", "--data", first.directory.appendingPathComponent("fourth").path],
+                                     in: first.directory)
+        let started = ContinuousClock.now
+        do {
+            try await Peers.waitUntilListening(port: http, udp: false, timeout: .seconds(60), process: fourth)
+            Issue.record("a second mwid on the same SIP port was taken as listening")
+        } catch {
+            #expect("\(error)".contains("fourth exited with status 1") && "\(error)".contains("address already in use"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(30), "the wait must end when the server exits, not at its timeout")
     }
 
     @Test func unreadableDataFolderBadListenerAndBadConfigAreRefused() async throws {

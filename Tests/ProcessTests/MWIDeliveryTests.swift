@@ -56,7 +56,7 @@ import Testing
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: transport == "udp" ? "u1" : "t1", calls: 2, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: transport == "udp")
+        try await Peers.waitUntilListening(port: port, udp: transport == "udp", process: pbx)
         try await provision(mwid, gateways: [("pbx1", port, transport, 0)])
 
         let id = try await deposit(mwid, urgent: true)
@@ -96,7 +96,7 @@ import Testing
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: udp ? "u1" : "t1", calls: 1, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: udp)
+        try await Peers.waitUntilListening(port: port, udp: udp, process: pbx)
         try await provision(mwid, gateways: [("down", closed, transport, 0), ("up", port, transport, 1)])
 
         let started = ContinuousClock.now
@@ -132,7 +132,7 @@ import Testing
         // The PBX comes up on that port; mwid restarts and delivers what was pending.
         let pbx = try Peers.sipp("uas_notify.xml", port: closed, transport: "t1", calls: 1, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: closed, udp: false)
+        try await Peers.waitUntilListening(port: closed, udp: false, process: pbx)
         let again = try await RunningMWID("mwi-window", in: mwid.directory, arguments: ["--mwi-notify-interval", "0"])
         defer { again.stop() }
         let s = try await waitAcknowledged(again)
@@ -148,7 +148,7 @@ extension MWIDeliveryTests {
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 4, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: pbx)
         try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
 
         _ = try await deposit(mwid)
@@ -199,7 +199,7 @@ extension MWIDeliveryTests {
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_pbx.xml", port: port, transport: "u1", calls: 1000, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: pbx)
         try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
         for ext in ["1001", "1002", "1003"] {
             let r = try await mwid.mwictl(["mailbox", "new", "user\(ext)", "--extension", ext, "--dial-plan", "Paris", "--policy", "Default"])
@@ -308,7 +308,7 @@ extension MWIDeliveryTests {
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify_auth.xml", port: port, transport: "u1", calls: 2, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: pbx)
         try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
         #expect(try await mwid.mwictl(["gateway", "set", "pbx1", "--username", "mwi", "--password", "secret"]).status == 0)
         _ = try await deposit(mwid)
@@ -346,7 +346,7 @@ extension MWIDeliveryTests {
         let port = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 2, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: pbx)
         try await provision(mwid, gateways: [("pbx1", port, "udp", 0)])
         _ = try await deposit(mwid)
         _ = try await waitAcknowledged(mwid)

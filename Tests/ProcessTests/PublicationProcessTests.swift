@@ -30,7 +30,7 @@ import Testing
         let gatewayPort = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: gatewayPort, transport: "u1", calls: 5, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: gatewayPort, udp: true)
+        try await Peers.waitUntilListening(port: gatewayPort, udp: true, process: pbx)
         try await provision(mwid, gatewayPort: gatewayPort)
         let alice = try await mwid.mwictl(["mailbox", "new", "alice@example.com", "--extension", "1234", "--dial-plan", "Paris",
                                            "--policy", "Default"])
@@ -80,7 +80,7 @@ import Testing
         let gatewayPort = try await Peers.freePortBoth()
         let pbx = try Peers.sipp("uas_notify.xml", port: gatewayPort, transport: "u1", calls: 2, in: mwid.directory)
         defer { pbx.stop() }
-        try await Peers.waitUntilListening(port: gatewayPort, udp: true)
+        try await Peers.waitUntilListening(port: gatewayPort, udp: true, process: pbx)
         try await provision(mwid, gatewayPort: gatewayPort)
         let publisher = try Peers.sipp("uac_publish_once.xml", port: try await Peers.freePortBoth(), transport: "u1",
                                        remote: "127.0.0.1:\(mwid.sipPort)", service: "1236", extra: ["-key", "expires", "2"],

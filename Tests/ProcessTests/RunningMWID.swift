@@ -31,7 +31,7 @@ final class RunningMWID: Sendable {
                                   ["--http", "127.0.0.1:\(httpPort)", "--sip-udp", "127.0.0.1:\(sipPort)",
                                    "--sip-tcp", "127.0.0.1:\(sipPort)"] + arguments,
                                   in: self.directory, limit: 120)
-        try await Peers.waitUntilListening(port: httpPort, udp: false, timeout: .seconds(20))
+        try await Peers.waitUntilListening(port: httpPort, udp: false, timeout: .seconds(60), process: process)
     }
 
     func stop(signal: String = "TERM") { process.stop(signal: signal) }

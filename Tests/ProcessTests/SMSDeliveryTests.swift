@@ -297,7 +297,7 @@ import Testing
         // The SMSC behind TLS (stunnel, the certificate naming 127.0.0.1).
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: port, client: false, pki: pki, in: dir)
         defer { tunnel.stop(signal: "KILL") }
-        try await Peers.waitUntilListening(port: tlsPort, udp: false)
+        try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let mwid = try await RunningMWID("sms-smpp-tls", in: dir)
         defer { mwid.stop() }
         try await provision(mwid)

@@ -43,7 +43,7 @@ import Testing
         let port = try await Peers.freePortBoth()
         let uas = try Peers.sipp("uas_notify.xml", port: port, transport: transport == .udp ? "u1" : "t1", in: dir)
         defer { uas.stop() }
-        try await Peers.waitUntilListening(port: port, udp: transport == .udp)
+        try await Peers.waitUntilListening(port: port, udp: transport == .udp, process: uas)
         let endpoint = try await Self.endpoint()
         defer { Task { await endpoint.shutdown() } }
 
@@ -74,7 +74,7 @@ import Testing
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: tcpPort, client: false, pki: pki, in: dir)
         defer { tunnel.stop(signal: "KILL") }
         try await Peers.waitUntilListening(port: tcpPort, udp: false)
-        try await Peers.waitUntilListening(port: tlsPort, udp: false)
+        try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let endpoint = try await Self.endpoint(tls: pki)
         defer { Task { await endpoint.shutdown() } }
 
@@ -95,7 +95,7 @@ import Testing
         let sink = try await Peers.freePort(udp: false)
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: sink, client: false, pki: other, in: dir)
         defer { tunnel.stop(signal: "KILL") }
-        try await Peers.waitUntilListening(port: tlsPort, udp: false)
+        try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let endpoint = try await Self.endpoint(tls: trusted) { $0.timers = SIPTimers(t1: .seconds(1)) }
         defer { Task { await endpoint.shutdown() } }
 
@@ -115,7 +115,7 @@ import Testing
         let port = try await Peers.freePort(udp: true)
         let uas = try Peers.sipp("uas_notify_ignore_twice.xml", port: port, transport: "u1", extra: ["-nr"], in: dir)
         defer { uas.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: uas)
         let endpoint = try await Self.endpoint()
         defer { Task { await endpoint.shutdown() } }
 
@@ -192,7 +192,7 @@ import Testing
         let dir = try Peers.workDirectory("udp-back")
         let uas = try Peers.sipp("uas_notify.xml", port: port, transport: "u1", calls: 1, in: dir)
         defer { uas.stop() }
-        try await Peers.waitUntilListening(port: port, udp: true)
+        try await Peers.waitUntilListening(port: port, udp: true, process: uas)
         let response = try await endpoint.send(await Self.notify(to: port, transport: .udp, from: endpoint), to: peer)
         #expect(response.statusCode == 200)
         #expect(await uas.waitForExit() == 0, "\(uas.log)")

@@ -183,7 +183,7 @@ import Testing
         let dns = try Peers.dnsmasq(port: dnsPort, domain: "mwid.test", records: [], ttl: 60, in: dir)
         defer { dns.stop(signal: "KILL") }
         try await Peers.waitUntilListening(port: port, udp: true)
-        try await Peers.waitUntilListening(port: dnsPort, udp: true)
+        try await Peers.waitUntilListening(port: dnsPort, udp: true, process: dns)
         let endpoint = try await Self.endpoint(dns: dnsPort)
         defer { Task { await endpoint.shutdown() } }
         let response = try await endpoint.send(await InteropTests.notify(to: port, transport: .udp, from: endpoint),

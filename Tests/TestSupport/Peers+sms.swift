@@ -24,7 +24,7 @@ extension Peers {
         if quiet { arguments.append("--quiet") }
         let process = try PeerProcess("smsc-\(port)", try python(), arguments, in: dir, limit: runFor + 10,
                                       environment: ["PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"])
-        try await waitUntilListening(port: port, udp: false)
+        try await waitUntilListening(port: port, udp: false, process: process)
         return (process, log)
     }
 
@@ -69,8 +69,8 @@ extension Peers {
         var started: [PeerProcess] = []
         do {
             started.append(try PeerProcess("bearerbox", bearerbox, ["-v", "1", config.path], in: run, limit: 180))
-            try await waitUntilListening(port: box, udp: false)
-            try await waitUntilListening(port: fake, udp: false)
+            try await waitUntilListening(port: box, udp: false, process: started[0])
+            try await waitUntilListening(port: fake, udp: false, process: started[0])
             // Receive-only: -m 0 sends nothing and prints every message it is given (at debug level, hence -v 0).
             started.append(try PeerProcess("fakesmsc", fakesmsc, ["-H", "127.0.0.1", "-r", "\(fake)", "-m", "0", "-v", "0",
                                                                   "12345 67890 text unused"], in: run, limit: 180))
@@ -95,7 +95,7 @@ extension Peers {
         arguments += ["-c", "aiosmtpd.handlers.Mailbox", maildir.path]
         let process = try PeerProcess("smtp-\(port)", try python(), arguments, in: dir, limit: 120,
                                       environment: ["PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"])
-        try await waitUntilListening(port: port, udp: false)
+        try await waitUntilListening(port: port, udp: false, process: process)
         return (process, maildir)
     }
 

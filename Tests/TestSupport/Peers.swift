@@ -72,6 +72,9 @@ public final class PeerProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
+    /// The last 40 lines of what the peer printed.
+    public var logTail: String { log.split(separator: "\n", omittingEmptySubsequences: false).suffix(40).joined(separator: "\n") }
+
     deinit { stop() }
 }
 
@@ -125,8 +128,12 @@ public enum Peers {
     }
 
     /// Waits until something listens on 127.0.0.1:`port` (read from /proc/net), bounded.
-    public static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(30)) async throws {
-        let deadline = ContinuousClock.now + timeout
+    /// Given the `process` meant to listen there, fails as soon as it has exited, and either
+    /// failure carries the end of what it printed: a peer that could not start says why.
+    public static func waitUntilListening(port: Int, udp: Bool, timeout: Duration = .seconds(30),
+                                          process: PeerProcess? = nil) async throws {
+        let started = ContinuousClock.now
+        let deadline = started + timeout
         let hexPort = String(format: ":%04X", port)
         let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
         while ContinuousClock.now < deadline {
@@ -139,9 +146,14 @@ public enum Peers {
                 guard cols.count > 3, cols[1].hasSuffix(hexPort) else { continue }
                 if udp || cols[3] == "0A" { return }
             }
+            if let process, !process.process.isRunning {
+                throw PeerError("\(process.name) exited with status \(process.process.terminationStatus) after "
+                                + "\(ContinuousClock.now - started) without listening on port \(port); it printed:\n\(process.logTail)")
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
-        throw PeerError("nothing listens on port \(port) after \(timeout)")
+        let printed = process.map { "; \($0.name) (running: \($0.process.isRunning)) printed:\n\($0.logTail)" } ?? ""
+        throw PeerError("nothing listens on port \(port) after \(timeout)\(printed)")
     }
 
     /// A port that was free a moment ago, below the kernel's ephemeral range (32768–60999
