@@ -55,12 +55,19 @@ final class RunningMWID: Sendable {
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        // Read both pipes to the end before waiting, so a large output cannot block the child.
-        async let outData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let errData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        // Read both pipes to the end before waiting, so a large output cannot block the child;
+        // on Dispatch's threads, not the test run's pool (two threads on two cores).
+        async let outData = Self.readToEnd(out)
+        async let errData = Self.readToEnd(err)
         let (o, e) = await (outData, errData)
-        process.waitUntilExit()
+        process.waitUntilExit()  // its output has ended: it has exited, or is about to
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    static func readToEnd(_ pipe: Pipe) async -> Data {
+        await withCheckedContinuation { done in
+            DispatchQueue.global().async { done.resume(returning: pipe.fileHandleForReading.readDataToEndOfFile()) }
+        }
     }
 
     /// The samples of metric `name` in `/metrics` that carry every one of `labels`

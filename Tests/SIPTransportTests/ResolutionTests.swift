@@ -151,8 +151,12 @@ import Testing
         dns.stop(signal: "KILL")
         dns = try Peers.dnsmasq(port: dnsPort, domain: "mwid.test", records: ["host-record=gw.mwid.test,127.0.0.2"], ttl: 5, in: dir)
         try await Peers.waitUntilListening(port: dnsPort, udp: true)
-        #expect(try await endpoint.send(await InteropTests.notify(to: port, transport: .udp, from: endpoint), to: peer).statusCode == 200,
-                "within its TTL the first answer is used")
+        // Within its TTL the first answer is used. (On a machine so loaded that the test
+        // got here after the TTL, there is nothing to check: the new address is right then.)
+        if ContinuousClock.now - resolvedAt < .milliseconds(4_000) {
+            #expect(try await endpoint.send(await InteropTests.notify(to: port, transport: .udp, from: endpoint), to: peer).statusCode == 200,
+                    "within its TTL the first answer is used")
+        }
         // Once the TTL has run out, the new address is used: refused at once (ICMP).
         var refusedAt: ContinuousClock.Instant?
         while refusedAt == nil, ContinuousClock.now - resolvedAt < .seconds(12) {

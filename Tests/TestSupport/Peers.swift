@@ -27,7 +27,29 @@ public final class PeerProcess: @unchecked Sendable {
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         if let environment { process.environment = environment }
-        try process.run()
+        try Self.start(process)
+    }
+
+    /// Starts `process` from a thread of its own whose signal mask is empty. A child
+    /// inherits the signal mask of the thread that spawns it, and the test run's pool
+    /// threads block SIGTERM: a peer spawned from one of them never saw the SIGTERM of
+    /// `stop()`, which then waited out its 5 s grace on a pool thread (of which a 2-core
+    /// machine has two), starving every other test for seconds at a time.
+    public static func start(_ process: Process) throws {
+        let outcome = Mutex<Result<Void, any Error>?>(nil)
+        let started = DispatchSemaphore(value: 0)
+        let box = UncheckedBox(process)
+        let thread = Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            let result = Result { try box.value.run() }
+            outcome.withLock { $0 = result }
+            started.signal()
+        }
+        thread.start()
+        started.wait()  // as long as a fork and exec
+        try outcome.withLock { $0 }?.get()
     }
 
     /// Waits for the process to exit by itself (bounded) and returns its status.
@@ -136,7 +158,10 @@ public enum Peers {
         let deadline = started + timeout
         let hexPort = String(format: ":%04X", port)
         let table = udp ? "/proc/net/udp" : "/proc/net/tcp"
-        while ContinuousClock.now < deadline {
+        // The port is looked at once more after the deadline: a wait that was itself kept
+        // from running (a loaded machine) must not fail a server that listened meanwhile.
+        while true {
+            let late = ContinuousClock.now >= deadline
             // Read to the end: String(contentsOfFile:) stops after the first page of a /proc
             // file, and with many sockets open the port's line is further down.
             let data = FileHandle(forReadingAtPath: table)?.readDataToEndOfFile() ?? Data()
@@ -146,6 +171,7 @@ public enum Peers {
                 guard cols.count > 3, cols[1].hasSuffix(hexPort) else { continue }
                 if udp || cols[3] == "0A" { return }
             }
+            if late { break }
             if let process, !process.process.isRunning {
                 throw PeerError("\(process.name) exited with status \(process.process.terminationStatus) after "
                                 + "\(ContinuousClock.now - started) without listening on port \(port); it printed:\n\(process.logTail)")
@@ -196,6 +222,13 @@ public enum Peers {
         try? await channel.close()
         return true
     }
+}
+
+/// A value handed to another thread that the compiler cannot prove safe to share (here a
+/// `Process`, used by one thread at a time).
+struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 public struct PeerError: Error, CustomStringConvertible {
