@@ -89,15 +89,6 @@ struct Phone {
         return reply.response
     }
 
-    func eventually(_ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        if try await condition() { return }  // once more: this wait may itself have been kept from running
-        Issue.record("condition not met in time")
-    }
 
     func deposit(_ storage: SQLiteStorage, urgent: Bool = false) async throws {
         _ = try await storage.deposit(VoiceMessageDeposit(from: "+33142685300", durationSeconds: 5, urgent: urgent),

@@ -54,7 +54,7 @@ final class RunningMWID: Sendable {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        try process.run()
+        try PeerProcess.start(process)
         // Read both pipes to the end before waiting, so a large output cannot block the child;
         // on Dispatch's threads, not the test run's pool (two threads on two cores).
         async let outData = Self.readToEnd(out)

@@ -88,7 +88,7 @@ public final class PeerProcess: @unchecked Sendable {
         let pkill = Process()
         pkill.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
         pkill.arguments = ["-\(signal)", "-P", "\(process.processIdentifier)"]
-        try? pkill.run()
+        try? Self.start(pkill)
         pkill.waitUntilExit()
     }
 
