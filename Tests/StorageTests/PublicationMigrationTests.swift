@@ -32,7 +32,7 @@ import UnifiedMessaging
             }
         }
         let storage = try SQLiteStorage(path: path)
-        #expect(try await storage.appliedMigrations().last == "v8: publications keyed by mailbox and entity tag")
+        #expect(try await storage.appliedMigrations().contains("v8: publications keyed by mailbox and entity tag"))
         let at = Date(timeIntervalSince1970: now + 10)
         #expect(try await storage.publications(mailbox: "bob", at: at).map(\.etag) == ["tag-b", "tag-a"])
         // The old entity tag still matches its publication: a modify replaces it, and it is now the newest.

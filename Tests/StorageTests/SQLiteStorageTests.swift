@@ -116,11 +116,9 @@ import UnifiedMessaging
     /// opened: the error names the versions, and the database is left untouched.
     @Test func aDatabaseOfANewerSchemaIsRefusedAndLeftAlone() async throws {
         _ = try await seeded()
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try await queue.write { db in
-                try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: later'), ('v100: later still')")
-            }
+        let known = try await DatabaseQueue(path: path).write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99: later'), ('v100: later still')")
+            return try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0
         }
         do {
             _ = try SQLiteStorage(path: path)
@@ -134,7 +132,7 @@ import UnifiedMessaging
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") ?? 0,
              try String.fetchAll(db, sql: "SELECT identity FROM mailbox"))
         }
-        #expect(migrations == 10 && mailboxes == ["alice@example.com"])
+        #expect(migrations == known && known > 2 && mailboxes == ["alice@example.com"])
     }
 
     @Test func everythingIsThereAfterReopening() async throws {
@@ -149,7 +147,8 @@ import UnifiedMessaging
                                                               "v5: attempts without AUTOINCREMENT (no sqlite_sequence write per attempt)",
                                                               "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls",
                                                               "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)",
-                                                              "v8: publications keyed by mailbox and entity tag"])
+                                                              "v8: publications keyed by mailbox and entity tag",
+                                                              "v9: voice messages keyed by mailbox and id"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])

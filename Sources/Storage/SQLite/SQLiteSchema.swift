@@ -265,6 +265,33 @@ enum SQLiteSchema {
                 CREATE INDEX mwi_publication_expiry ON mwi_publication(expires_at) WHERE expires_at IS NOT NULL;
                 """)
         }
+        // A deposit wrote two b-trees at random places besides its mailbox's row and the
+        // table's end: its random UUID went into the key's index and its mailbox into the
+        // by-mailbox index. Keyed by (mailbox, id) without a rowid, a message is one entry
+        // on its mailbox's page, and that key is the by-mailbox index: 18.8 → 9.5 KiB
+        // written (WAL and checkpoints) per deposit and its NOTIFY at 4 000/s.
+        // Messages are addressed within their mailbox (`/mailboxes/{id}/messages/{id}`), so
+        // the key is unique where it is used.
+        migrator.registerMigration("v9: voice messages keyed by mailbox and id") { db in
+            try db.execute(sql: """
+                CREATE TABLE voice_message_v9 (
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    caller TEXT NOT NULL,
+                    received_at REAL NOT NULL,
+                    duration_seconds INTEGER NOT NULL,
+                    urgent INTEGER NOT NULL,
+                    protected INTEGER NOT NULL,
+                    read INTEGER NOT NULL,
+                    transcript TEXT,
+                    PRIMARY KEY (mailbox, id)
+                ) WITHOUT ROWID;
+                INSERT INTO voice_message_v9 (mailbox, id, caller, received_at, duration_seconds, urgent, protected, read, transcript)
+                    SELECT mailbox, id, caller, received_at, duration_seconds, urgent, protected, read, transcript FROM voice_message;
+                DROP TABLE voice_message;
+                ALTER TABLE voice_message_v9 RENAME TO voice_message;
+                """)
+        }
         return migrator
     }
 }

@@ -304,7 +304,7 @@ extension SQLiteStorage {
         try await write { db in
             let due = try db.rows("""
                 SELECT o.*, v.read AS message_read, v.id AS message_id, m.new_count AS mailbox_new FROM sms_outbox o
-                LEFT JOIN voice_message v ON o.purpose = 'voiceMail' AND v.id = o.subject
+                LEFT JOIN voice_message v ON o.purpose = 'voiceMail' AND v.mailbox = o.mailbox AND v.id = o.subject
                 LEFT JOIN mailbox m ON o.purpose = 'voiceMail' AND o.subject LIKE 'state:%' AND m.identity = o.mailbox
                 WHERE o.status = 'queued' AND o.not_before <= ? ORDER BY o.not_before LIMIT ?
                 """, [now.timeIntervalSince1970, limit])

@@ -657,7 +657,7 @@ public final class SQLiteStorage: Storage {
 
     static func message(_ db: Database, _ id: String, _ identity: String) throws -> VoiceMessage {
         _ = try state(db, identity)
-        guard let row = try db.row("SELECT * FROM voice_message WHERE id = ? AND mailbox = ?", [id, identity]) else {
+        guard let row = try db.row("SELECT * FROM voice_message WHERE mailbox = ? AND id = ?", [identity, id]) else {
             throw DirectoryError.notFound("voice message", id)
         }
         return VoiceMessage(row: row)
@@ -669,7 +669,7 @@ public final class SQLiteStorage: Storage {
             let (before, source) = try Self.counts(db, identity)
             let old = try Self.message(db, id, identity)
             let message = change.applied(to: old)
-            try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE id = ?", [message.read, message.urgent, id])
+            try db.run("UPDATE voice_message SET read = ?, urgent = ? WHERE mailbox = ? AND id = ?", [message.read, message.urgent, identity, id])
             // Messages kept from before a mailbox became externally fed do not move its counts.
             guard source == .messages else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: old, to: message), identity, db, before: before),
@@ -682,7 +682,7 @@ public final class SQLiteStorage: Storage {
         try await write(visible: visible) { db in
             let (before, source) = try Self.counts(db, identity)
             let message = try Self.message(db, id, identity)
-            try db.run("DELETE FROM voice_message WHERE id = ?", [id])
+            try db.run("DELETE FROM voice_message WHERE mailbox = ? AND id = ?", [identity, id])
             guard source == .messages else { return MailboxChange(message: message, state: before, previousState: before) }
             return MailboxChange(message: message, state: try Self.store(before.changed(from: message, to: nil), identity, db, before: before),
                                  previousState: before)
