@@ -72,7 +72,7 @@ import Testing
         let uas = try Peers.sipp("uas_notify.xml", port: tcpPort, transport: "t1", in: dir)
         defer { uas.stop() }
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: tcpPort, client: false, pki: pki, in: dir)
-        defer { tunnel.stop(signal: "KILL") }
+        defer { tunnel.stop() }
         try await Peers.waitUntilListening(port: tcpPort, udp: false)
         try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let endpoint = try await Self.endpoint(tls: pki)
@@ -94,7 +94,7 @@ import Testing
         let tlsPort = try await Peers.freePort(udp: false)
         let sink = try await Peers.freePort(udp: false)
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: sink, client: false, pki: other, in: dir)
-        defer { tunnel.stop(signal: "KILL") }
+        defer { tunnel.stop() }
         try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let endpoint = try await Self.endpoint(tls: trusted) { $0.timers = SIPTimers(t1: .seconds(1)) }
         defer { Task { await endpoint.shutdown() } }
@@ -233,7 +233,7 @@ import Testing
             tunnel = try Peers.stunnel(accept: target, connect: await endpoint.localAddress(.tls)?.port ?? 0, client: true, pki: pki, in: dir)
             try await Peers.waitUntilListening(port: target, udp: false)
         }
-        defer { tunnel?.stop(signal: "KILL") }
+        defer { tunnel?.stop() }
         let uacPort = try await Peers.freePortBoth()
         let uac = try Peers.sipp("uac_options.xml", port: uacPort, transport: mode == "u1" ? "u1" : "t1",
                                  remote: "127.0.0.1:\(target)", calls: 3, in: dir)

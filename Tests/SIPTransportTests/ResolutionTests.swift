@@ -111,7 +111,7 @@ import Testing
             "host-record=down.mwid.test,127.0.0.1",
             "host-record=up.mwid.test,127.0.0.1",
         ], ttl: 60, in: dir)
-        defer { dns.stop(signal: "KILL") }
+        defer { dns.stop() }
         try await Peers.waitUntilListening(port: port, udp: true)
         try await Peers.waitUntilListening(port: dnsPort, udp: true)
         let endpoint = try await Self.endpoint(dns: dnsPort)
@@ -138,7 +138,7 @@ import Testing
         defer { uas.stop(signal: "KILL") }  // calls left: SIPp would sit out stop's grace
         let dnsPort = try await Peers.freePortBoth()
         var dns = try Peers.dnsmasq(port: dnsPort, domain: "mwid.test", records: ["host-record=gw.mwid.test,127.0.0.1"], ttl: 5, in: dir)
-        defer { dns.stop(signal: "KILL") }
+        defer { dns.stop() }
         try await Peers.waitUntilListening(port: port, udp: true)
         try await Peers.waitUntilListening(port: dnsPort, udp: true)
         let endpoint = try await Self.endpoint(dns: dnsPort)
@@ -148,7 +148,7 @@ import Testing
         let resolvedAt = ContinuousClock.now
         #expect(try await endpoint.send(await InteropTests.notify(to: port, transport: .udp, from: endpoint), to: peer).statusCode == 200)
         // The name now points where nothing listens (127.0.0.2 is loopback too).
-        dns.stop(signal: "KILL")
+        dns.stop()
         dns = try Peers.dnsmasq(port: dnsPort, domain: "mwid.test", records: ["host-record=gw.mwid.test,127.0.0.2"], ttl: 5, in: dir)
         try await Peers.waitUntilListening(port: dnsPort, udp: true)
         // Within its TTL the first answer is used. (On a machine so loaded that the test
@@ -185,7 +185,7 @@ import Testing
         defer { uas.stop() }
         let dnsPort = try await Peers.freePortBoth()
         let dns = try Peers.dnsmasq(port: dnsPort, domain: "mwid.test", records: [], ttl: 60, in: dir)
-        defer { dns.stop(signal: "KILL") }
+        defer { dns.stop() }
         try await Peers.waitUntilListening(port: port, udp: true)
         try await Peers.waitUntilListening(port: dnsPort, udp: true, process: dns)
         let endpoint = try await Self.endpoint(dns: dnsPort)

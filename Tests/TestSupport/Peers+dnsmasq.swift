@@ -4,8 +4,7 @@ extension Peers {
     /// dnsmasq in the foreground as an authoritative DNS server for `domain` on
     /// 127.0.0.1:`port` (UDP and TCP), answering only from its `records` (dnsmasq options
     /// such as `srv-host=…` and `host-record=…`) with `ttl`: any other name in the domain
-    /// is NXDOMAIN, and nothing is forwarded. Stop it with SIGKILL: started from a test
-    /// process it does not act on SIGTERM (seen: `stop` waited out its 5 s grace).
+    /// is NXDOMAIN, and nothing is forwarded.
     public static func dnsmasq(port: Int, domain: String, records: [String], ttl: Int, in dir: URL) throws -> PeerProcess {
         guard let dnsmasq = executable("dnsmasq") else { throw PeerError("dnsmasq is not installed (apt-get install dnsmasq-base)") }
         let config = dir.appendingPathComponent("dnsmasq-\(port).conf")

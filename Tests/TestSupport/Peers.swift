@@ -65,9 +65,11 @@ public final class PeerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Ends the peer (the child of `timeout`) with `signal` — SIPp exits on SIGTERM, stunnel
-    /// ignores it while connections are open, so it gets SIGKILL — and waits until it has
-    /// exited (5 s for the signal, then SIGKILL), so that its status can be read.
+    /// Ends the peer (the child of `timeout`) with `signal` and waits until it has exited
+    /// (5 s for the signal, then SIGKILL), so that its status can be read. SIPp, stunnel and
+    /// dnsmasq all end on SIGTERM within milliseconds, open connections or not, since `start`
+    /// gives them an empty signal mask (before that, stunnel and dnsmasq looked as if they
+    /// ignored it and were sent SIGKILL).
     public func stop(signal: String = "TERM") {
         guard process.isRunning else { return }
         signalChildren(signal)
