@@ -89,7 +89,6 @@ struct Phone {
         return reply.response
     }
 
-
     func deposit(_ storage: SQLiteStorage, urgent: Bool = false) async throws {
         _ = try await storage.deposit(VoiceMessageDeposit(from: "+33142685300", durationSeconds: 5, urgent: urgent),
                                       mailbox: "alice@example.com", id: UUID().uuidString, at: Date())

@@ -252,7 +252,7 @@ extension MWIDeliveryTests {
         let pbx = try Peers.sipp("uas_notify.xml", port: tcpPort, transport: "t1", calls: 1, in: mwid.directory)
         defer { pbx.stop() }
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: tcpPort, client: false, pki: pki, in: mwid.directory)
-        defer { tunnel.stop(signal: "KILL") }
+        defer { tunnel.stop() }
         let plainPort = try await Peers.freePort(udp: false)
         let plain = try PeerProcess("plain-pbx", Peers.executable("sipp") ?? "/usr/bin/sipp", [
             "-sf", Peers.scenarios.appendingPathComponent("uas_notify.xml").path, "-i", "127.0.0.1", "-p", "\(plainPort)", "-t", "t1",

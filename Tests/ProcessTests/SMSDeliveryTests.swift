@@ -296,7 +296,7 @@ import Testing
         defer { smsc.process.stop() }
         // The SMSC behind TLS (stunnel, the certificate naming 127.0.0.1).
         let tunnel = try Peers.stunnel(accept: tlsPort, connect: port, client: false, pki: pki, in: dir)
-        defer { tunnel.stop(signal: "KILL") }
+        defer { tunnel.stop() }
         try await Peers.waitUntilListening(port: tlsPort, udp: false, process: tunnel)
         let mwid = try await RunningMWID("sms-smpp-tls", in: dir)
         defer { mwid.stop() }
