@@ -62,17 +62,6 @@ let package = Package(
         ),
         .executableTarget(name: "StorageProbe", dependencies: [.product(name: "Storage", package: "mwid")],
                           path: "Profile/StorageProbe", swiftSettings: [.swiftLanguageMode(.v6)]),
-        // PUBLISH → NOTIFY fan-out through mwid or Kamailio presence_mwi (bench/fanout/run).
-        .executableTarget(
-            name: "FanoutBench",
-            dependencies: [
-                .product(name: "SIP", package: "mwid"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Profile/FanoutBench",
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
         // Texts over one SMPP bind, the client alone and the durable outbox (bench/sms/run).
         .executableTarget(
             name: "SMSBench",
