@@ -49,17 +49,6 @@ let package = Package(
             path: "Profile/SIPTransportBench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // A crowd of phones subscribing with digest over UDP (bench/subscriptions/run).
-        .executableTarget(
-            name: "SubscribeBench",
-            dependencies: [
-                .product(name: "SIP", package: "mwid"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "Profile/SubscribeBench",
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
         .executableTarget(name: "StorageProbe", dependencies: [.product(name: "Storage", package: "mwid")],
                           path: "Profile/StorageProbe", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Texts over one SMPP bind, the client alone and the durable outbox (bench/sms/run).

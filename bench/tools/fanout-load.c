@@ -45,46 +45,11 @@
 #include "sip-lite.h"
 
 #define WINDOW 500
-#define OUTGOING 4096 /* datagrams queued before a flush */
 
-static int fd, server_port, local_port, count;
+static int server_port, local_port, count;
 static struct sockaddr_in server;
 static uint64_t branch_seed;
 
-/* Outgoing datagrams, sent in batches (sendmmsg) when the queue fills or the loop turns. */
-static char *out_buf;
-static size_t out_len[OUTGOING];
-static struct sockaddr_in out_to[OUTGOING];
-static int out_n;
-
-static void flush(void) {
-    struct mmsghdr tx[BATCH];
-    struct iovec io[BATCH];
-    for (int done = 0; done < out_n;) {
-        int m = out_n - done < BATCH ? out_n - done : BATCH;
-        for (int j = 0; j < m; j++) {
-            io[j] = (struct iovec){out_buf + (size_t)(done + j) * 2048, out_len[done + j]};
-            tx[j].msg_hdr = (struct msghdr){.msg_name = &out_to[done + j], .msg_namelen = sizeof out_to[0], .msg_iov = &io[j], .msg_iovlen = 1};
-        }
-        int k = sendmmsg(fd, tx, (unsigned)m, 0);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == ENOBUFS) { struct pollfd p = {fd, POLLOUT, 0}; poll(&p, 1, 10); continue; }
-            perror("sendmmsg");
-            break;
-        }
-        done += k;
-    }
-    out_n = 0;
-}
-
-/* A slot for one outgoing datagram of at most 2 KiB, to `to`. */
-static char *slot(const struct sockaddr_in *to) {
-    if (out_n == OUTGOING) flush();
-    out_to[out_n] = *to;
-    return out_buf + (size_t)out_n * 2048;
-}
-static void queued(size_t len) { out_len[out_n++] = len; }
 
 /* Subscriptions: the server's tag of each dialog; what is in flight. */
 static char (*to_tags)[64];
@@ -96,7 +61,7 @@ static int removed, to_remove;
 
 static void subscribe(int i, int ending) {
     char *o = slot(&server);
-    int n = snprintf(o, 2048,
+    int n = snprintf(o, DATAGRAM,
                      "SUBSCRIBE sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
                      "Max-Forwards: 70\r\nFrom: <sip:%07d@127.0.0.1:%d>;tag=s%d\r\nTo: <sip:%07d@127.0.0.1:%d>%s%s\r\n"
                      "Call-ID: sub-%d@fanout\r\nCSeq: %d SUBSCRIBE\r\nContact: <sip:s%d@127.0.0.1:%d>\r\n"
@@ -129,7 +94,7 @@ static void publish(void) {
     char match[96] = "";
     if (etags[i][0]) snprintf(match, sizeof match, "SIP-If-Match: %s\r\n", etags[i]);
     char *o = slot(&server);
-    int n = snprintf(o, 2048,
+    int n = snprintf(o, DATAGRAM,
                      "PUBLISH sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
                      "Max-Forwards: 70\r\nFrom: <sip:voicemail@127.0.0.1>;tag=v%d\r\nTo: <sip:%07d@127.0.0.1:%d>\r\n"
                      "Call-ID: pub-%d-%u@fanout\r\nCSeq: %u PUBLISH\r\nEvent: message-summary\r\nExpires: 3600\r\n"
@@ -141,7 +106,7 @@ static void publish(void) {
 /* Removes mailbox i's publication: PUBLISH with its entity tag and Expires: 0. */
 static void unpublish(int i) {
     char *o = slot(&server);
-    int n = snprintf(o, 2048,
+    int n = snprintf(o, DATAGRAM,
                      "PUBLISH sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
                      "Max-Forwards: 70\r\nFrom: <sip:voicemail@127.0.0.1>;tag=v%d\r\nTo: <sip:%07d@127.0.0.1:%d>\r\n"
                      "Call-ID: end-%d@fanout\r\nCSeq: %u PUBLISH\r\nEvent: message-summary\r\nExpires: 0\r\n"
@@ -191,7 +156,7 @@ static void on_datagram(const char *in, size_t len, const struct sockaddr_in *fr
         size_t user_len;
         char *o = slot(from);
         size_t answer = respond(in, len, o, &user, &user_len, "");
-        if (answer && answer <= 2048) queued(answer);
+        if (answer && answer <= DATAGRAM) queued(answer);
         return;
     }
     if (len < 12) return;
@@ -247,25 +212,7 @@ static void on_datagram(const char *in, size_t len, const struct sockaddr_in *fr
 }
 
 /* Reads what has arrived (waiting up to `timeout_ms` for the first), handles it, flushes. */
-static void turn(int timeout_ms) {
-    static char in[BATCH][SIZE];
-    struct mmsghdr rx[BATCH];
-    struct iovec io[BATCH];
-    struct sockaddr_in from[BATCH];
-    struct pollfd p = {fd, POLLIN, 0};
-    if (out_n == 0 && poll(&p, 1, timeout_ms) <= 0) return;
-    for (int rounds_read = 0; rounds_read < 16; rounds_read++) {
-        for (int j = 0; j < BATCH; j++) {
-            io[j] = (struct iovec){in[j], SIZE};
-            rx[j].msg_hdr = (struct msghdr){.msg_name = &from[j], .msg_namelen = sizeof from[j], .msg_iov = &io[j], .msg_iovlen = 1};
-        }
-        int k = recvmmsg(fd, rx, BATCH, MSG_DONTWAIT, NULL);
-        if (k <= 0) break;
-        for (int j = 0; j < k; j++) on_datagram(in[j], rx[j].msg_len, &from[j]);
-        if (k < BATCH) break;
-    }
-    flush();
-}
+static void turn(int timeout_ms) { receive(timeout_ms, on_datagram); }
 
 /* Turns the loop for `seconds`, or until `done` says so. */
 static void run_for(double seconds, int (*done)(void)) {
@@ -339,7 +286,7 @@ int main(int argc, char **argv) {
         if ((long)(r * seconds) > most) most = (long)(r * seconds);
     }
     capacity = most + 1;
-    out_buf = malloc((size_t)OUTGOING * 2048);
+    out_buf = malloc((size_t)OUTGOING * DATAGRAM);
     to_tags = calloc((size_t)count, sizeof *to_tags);
     etags = calloc((size_t)count, sizeof *etags);
     unanswered = calloc((size_t)count, 1);
@@ -356,18 +303,8 @@ int main(int argc, char **argv) {
         perror("fanout-load: memory");
         return 1;
     }
-    fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    int buffer = 16 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
-    struct sockaddr_in local = {.sin_family = AF_INET};
-    local.sin_addr.s_addr = inet_addr("127.0.0.1");
-    if (bind(fd, (struct sockaddr *)&local, sizeof local) != 0) { perror("bind"); return 1; }
-    socklen_t ln = sizeof local;
-    getsockname(fd, (struct sockaddr *)&local, &ln);
-    local_port = ntohs(local.sin_port);
-    server = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port)};
-    server.sin_addr.s_addr = inet_addr("127.0.0.1");
+    if (!(local_port = open_loopback(16 << 20))) return 1;
+    server = loopback(server_port);
     branch_seed = now_ns() << 16;
     base = (uint32_t)(time(NULL) % 1000000) * 1000; /* the first counts: see the top */
 
