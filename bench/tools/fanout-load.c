@@ -69,7 +69,7 @@ static void subscribe(int i, int ending) {
                      "Content-Length: 0\r\n\r\n",
                      i, server_port, local_port, (unsigned long long)++branch_seed, i, server_port, i, i, server_port,
                      ending ? ";tag=" : "", ending ? to_tags[i] : "", i, ending ? 2 : 1, i, local_port, ending ? 0 : 7200);
-    queued((size_t)n);
+    if (n > 0 && n < DATAGRAM) queued((size_t)n);
 }
 
 /* Publishing: per mailbox its round and entity tag; per publication of the current rate
@@ -83,36 +83,40 @@ static uint64_t *latencies, *answers;
 static long sent, ok, refused, notified, superseded, n_lat, n_ans, capacity;
 static uint32_t cseq;
 
+/* A PUBLISH to mailbox i with Call-ID `call_id`, `expires` and `body` (none when empty),
+ * matching the mailbox's entity tag when it has one. */
+static void send_publish(int i, const char *call_id, int expires, const char *body) {
+    char match[96] = "", type[64] = "";
+    if (etags[i][0]) snprintf(match, sizeof match, "SIP-If-Match: %s\r\n", etags[i]);
+    if (*body) snprintf(type, sizeof type, "Content-Type: application/simple-message-summary\r\n");
+    char *o = slot(&server);
+    int n = snprintf(o, DATAGRAM,
+                     "PUBLISH sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
+                     "Max-Forwards: 70\r\nFrom: <sip:voicemail@127.0.0.1>;tag=v%d\r\nTo: <sip:%07d@127.0.0.1:%d>\r\n"
+                     "Call-ID: %s\r\nCSeq: %u PUBLISH\r\nEvent: message-summary\r\nExpires: %d\r\n"
+                     "%s%sContent-Length: %zu\r\n\r\n%s",
+                     i, server_port, local_port, (unsigned long long)++branch_seed, i, i, server_port, call_id, ++cseq, expires,
+                     type, match, strlen(body), body);
+    if (n > 0 && n < DATAGRAM) queued((size_t)n);
+}
+
 static void publish(void) {
     int i = (int)(sent % count);
     uint32_t r = ++rounds[i];
     long p = sent++;
     sent_at[p] = now_ns();
     state[p] = 0;
-    char body[64];
-    int b = snprintf(body, sizeof body, "Messages-Waiting: yes\r\nVoice-Message: %u/0\r\n", r);
-    char match[96] = "";
-    if (etags[i][0]) snprintf(match, sizeof match, "SIP-If-Match: %s\r\n", etags[i]);
-    char *o = slot(&server);
-    int n = snprintf(o, DATAGRAM,
-                     "PUBLISH sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
-                     "Max-Forwards: 70\r\nFrom: <sip:voicemail@127.0.0.1>;tag=v%d\r\nTo: <sip:%07d@127.0.0.1:%d>\r\n"
-                     "Call-ID: pub-%d-%u@fanout\r\nCSeq: %u PUBLISH\r\nEvent: message-summary\r\nExpires: 3600\r\n"
-                     "Content-Type: application/simple-message-summary\r\n%sContent-Length: %d\r\n\r\n%s",
-                     i, server_port, local_port, (unsigned long long)++branch_seed, i, i, server_port, i, r, ++cseq, match, b, body);
-    queued((size_t)n);
+    char body[64], call_id[48];
+    snprintf(body, sizeof body, "Messages-Waiting: yes\r\nVoice-Message: %u/0\r\n", r);
+    snprintf(call_id, sizeof call_id, "pub-%d-%u@fanout", i, r);
+    send_publish(i, call_id, 3600, body);
 }
 
 /* Removes mailbox i's publication: PUBLISH with its entity tag and Expires: 0. */
 static void unpublish(int i) {
-    char *o = slot(&server);
-    int n = snprintf(o, DATAGRAM,
-                     "PUBLISH sip:%07d@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKf%llx\r\n"
-                     "Max-Forwards: 70\r\nFrom: <sip:voicemail@127.0.0.1>;tag=v%d\r\nTo: <sip:%07d@127.0.0.1:%d>\r\n"
-                     "Call-ID: end-%d@fanout\r\nCSeq: %u PUBLISH\r\nEvent: message-summary\r\nExpires: 0\r\n"
-                     "SIP-If-Match: %s\r\nContent-Length: 0\r\n\r\n",
-                     i, server_port, local_port, (unsigned long long)++branch_seed, i, i, server_port, i, ++cseq, etags[i]);
-    queued((size_t)n);
+    char call_id[32];
+    snprintf(call_id, sizeof call_id, "end-%d@fanout", i);
+    send_publish(i, call_id, 0, "");
 }
 
 /* The number after `prefix` in the Call-ID, and what follows it. */
@@ -152,11 +156,7 @@ static void on_datagram(const char *in, size_t len, const struct sockaddr_in *fr
             if (i >= 0 && b && (voice = memmem(body, b, "Voice-Message:", 14)))
                 notified_with((int)i, (uint32_t)strtoul(voice + 14, NULL, 10), at);
         }
-        const char *user;
-        size_t user_len;
-        char *o = slot(from);
-        size_t answer = respond(in, len, o, &user, &user_len, "");
-        if (answer && answer <= DATAGRAM) queued(answer);
+        answer_ok(in, len, from);
         return;
     }
     if (len < 12) return;

@@ -158,6 +158,17 @@ static inline char *slot(const struct sockaddr_in *to) {
 }
 static inline void queued(size_t len) { out_len[out_n++] = len; }
 
+/* Queues the 200 for the request `in` (from `from`); nothing when it is not a request or
+ * its answer would not fit a slot (built apart first: a request may be bigger than one). */
+static inline void answer_ok(const char *in, size_t len, const struct sockaddr_in *from) {
+    static char answer[SIZE];
+    const char *user;
+    size_t user_len, n = respond(in, len, answer, &user, &user_len, "");
+    if (n == 0 || n > DATAGRAM) return;
+    memcpy(slot(from), answer, n);
+    queued(n);
+}
+
 /* 127.0.0.1:port. */
 static inline struct sockaddr_in loopback(int port) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};

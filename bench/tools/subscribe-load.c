@@ -145,8 +145,8 @@ static void finish(int i, int ok) {
 }
 
 static void on_datagram(const char *in, size_t len, const struct sockaddr_in *from) {
-    const char *v, *user;
-    size_t n, user_len;
+    const char *v;
+    size_t n;
     if (len > 8 && memcmp(in, "SIP/2.0 ", 8) != 0) { /* a request: a NOTIFY gets its 200 and is counted */
         if (len > 7 && !memcmp(in, "NOTIFY ", 7)) {
             uint64_t at = now_ns();
@@ -165,9 +165,7 @@ static void on_datagram(const char *in, size_t len, const struct sockaddr_in *fr
                 }
             }
         }
-        char *o = slot(from);
-        size_t a = respond(in, len, o, &user, &user_len, "");
-        if (a && a <= DATAGRAM) queued(a);
+        answer_ok(in, len, from);
         return;
     }
     if (len < 12) return;
