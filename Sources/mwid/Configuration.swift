@@ -61,8 +61,9 @@ struct FileConfiguration: Decodable {
         var requestBurst: Double?
         var nonceLifetime: Int?
         var digestAlgorithms: [String]?
+        var notifyWindow: Int?
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime, digestAlgorithms
+            case minExpires, maxExpires, perMailbox, total, requestRate, requestBurst, nonceLifetime, digestAlgorithms, notifyWindow
         }
         typealias Keys = CodingKeys
     }

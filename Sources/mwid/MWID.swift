@@ -129,6 +129,10 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("subscriptions-total"), help: "Live subscriptions in all (default 200000; beyond: 503).")
     var subscriptionsTotal: Int?
 
+    @Option(name: .customLong("subscription-notify-window"),
+            help: "NOTIFYs to subscribers sent and not yet answered, at most; more wait their turn (default 256).")
+    var subscriptionNotifyWindow: Int?
+
     @Option(name: .customLong("sms-carriers"), help: "Carrier catalog (YAML: SMS routes, and carriers by locale) applied at start.")
     var smsCarriers: String?
 
@@ -414,6 +418,7 @@ struct MWID: AsyncParsableCommand {
         settings.defaultExpires = min(max(settings.defaultExpires, settings.minimumExpires), settings.maximumExpires)
         if let v = try whole(subscriptionsPerMailbox ?? f?.perMailbox, "subscriptions per mailbox", 1...10_000) { settings.maximumPerMailbox = v }
         if let v = try whole(subscriptionsTotal ?? f?.total, "the total of subscriptions", 1...10_000_000) { settings.maximumTotal = v }
+        if let v = try whole(subscriptionNotifyWindow ?? f?.notifyWindow, "the subscription NOTIFY window", 1...1_000_000) { settings.notifyWindow = v }
         if let v = try whole(digestNonceLifetime ?? f?.nonceLifetime, "the digest nonce lifetime", 10...86_400) { settings.nonceLifetime = v }
         if let names = digestAlgorithms.map({ $0.split(separator: ",").map(String.init) }) ?? f?.digestAlgorithms {
             settings.digestAlgorithms = try names.map { name in

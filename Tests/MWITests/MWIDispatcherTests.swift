@@ -31,6 +31,7 @@ actor FakeGateway: NotifyTransport {
     nonisolated func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage {
         let index = await record(request)
         await waitIfHeld()
+        await answering()
         switch respond(request, index) {
         case .success(let response): return response
         case .failure(let error): throw error
@@ -39,8 +40,16 @@ actor FakeGateway: NotifyTransport {
 
     private func record(_ request: SIPMessage) -> Int {
         received.append(request)
+        unanswered += 1
+        mostUnanswered = max(mostUnanswered, unanswered)
         return received.count - 1
     }
+
+    private func answering() { unanswered -= 1 }
+
+    /// Requests received and not yet answered, now and at the most.
+    private(set) var unanswered = 0
+    private(set) var mostUnanswered = 0
 
     private func waitIfHeld() async {
         guard held else { return }

@@ -326,6 +326,35 @@ struct Phone {
         #expect(await s.server.deliver(try await s.storage.deliveryContext(mailbox: "alice@example.com")).live == 0)
     }
 
+    @Test func noMoreNotifiesAreUnansweredThanTheWindowAndTheWaitingGetTheNewestState() async throws {
+        let s = try await setup(settings: SubscriptionSettings(notifyWindow: 2))
+        await s.phones.hold()
+        var phones = [Phone(), Phone(), Phone(), Phone(), Phone()]
+        for index in phones.indices { #expect(await subscribe(s, &phones[index]).statusCode == 200) }
+        // Five first NOTIFYs to send, two places: three wait, unsent.
+        try await eventually { await s.server.notifyBacklog() == (2, 3) }
+        #expect(await s.phones.received.count == 2)
+
+        // A change meanwhile: the two answered later get it after; the three waiting get it
+        // instead of the counts they were waiting with.
+        try await deposit(s.storage)
+        let told = await s.server.deliver(try await s.storage.deliveryContext(mailbox: "alice@example.com"))
+        #expect(told.live == 5 && told.started == 3, "\(told)")
+        #expect(await s.server.notifyBacklog() == (2, 3))
+
+        await s.phones.release()
+        try await eventually { await s.phones.received.count == 7 }
+        try await eventually { await s.server.notifyBacklog() == (0, 0) }
+        #expect(await s.phones.summaries() == ["0/0", "0/0", "1/0", "1/0", "1/0", "1/0", "1/0"])
+        #expect(await s.phones.mostUnanswered == 2)
+        // Every phone was told the deposit once, the three that waited first: the first two
+        // had their second NOTIFY wait behind them.
+        let toTags = await s.phones.received.suffix(5).compactMap { try? $0.to()?.tag }
+        #expect(Set(toTags) == Set(phones.map(\.fromTag)) && toTags.count == 5)
+        #expect(Set(toTags.prefix(2)) == Set([phones[2].fromTag, phones[3].fromTag]))
+        #expect(await s.phones.received.count == 7, "nothing more")
+    }
+
     @Test func aTrustedPeerSubscribesWithoutDigest() async throws {
         let s = try await setup(settings: SubscriptionSettings(trustedPeers: [AddressRange("192.0.2.0/24")!]))
         var pbx = Phone(target: SIPURI(user: "1235", host: "mwid"))

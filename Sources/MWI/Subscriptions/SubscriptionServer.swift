@@ -38,6 +38,8 @@ public actor SubscriptionServer {
         var lastNotifyAt: Date?
         var lastResponse: String?
         var retryAt: Int64?
+        /// In the queue for a place in the NOTIFY window, with `pending` to send.
+        var queued = false
         /// The mailbox's next subscription (the registry chains them: no array per mailbox).
         var nextInMailbox: Live?
 
@@ -94,8 +96,16 @@ public actor SubscriptionServer {
     private let limiter: Mutex<RequestRateLimiter>
     private var sentByCache: [SIPTransportKind: (host: String, port: Int)] = [:]
     private var stopped = false
+    /// NOTIFYs sent and not yet answered (at most `settings.notifyWindow`), and the
+    /// subscriptions waiting for a place among them, oldest first. A change to many
+    /// mailboxes at once goes out no faster than the subscribers answer, instead of
+    /// overflowing their sockets and coming back as retransmissions.
+    private var notifying = 0
+    private var waitingForWindow = CircularBuffer<String>()
 
     private let liveGauge = Gauge(label: "mwid_subscriptions")
+    private let notifyingGauge = Gauge(label: "mwid_subscription_notifies_in_flight")
+    private let waitingGauge = Gauge(label: "mwid_subscription_notifies_waiting")
     private let notifyCounters: [String: Counter]
 
     public init(storage: any Storage, transport: any NotifyTransport, settings: SubscriptionSettings = SubscriptionSettings(),
@@ -561,22 +571,44 @@ public actor SubscriptionServer {
         return (count, started)
     }
 
+    /// How many NOTIFYs are sent and unanswered, and how many subscriptions wait for a
+    /// place in the window.
+    public func notifyBacklog() -> (inFlight: Int, waiting: Int) { (notifying, waitingForWindow.count) }
+
     /// Sends `publication` to one subscription unless it already has it; true when a
-    /// NOTIFY started.
+    /// NOTIFY started or waits for a place in the window.
     @discardableResult
     private func offer(_ id: String, _ publication: Publication) -> Bool {
         guard !stopped, let sub = live[id] else { return false }
-        if sub.inFlight || sub.retryAt != nil {
-            if let pending = sub.pending, pending.version > publication.version, !publication.forced { return false }
+        if sub.inFlight || sub.retryAt != nil || sub.queued {
+            let waits = sub.queued
+            if let pending = sub.pending, pending.version > publication.version, !publication.forced { return waits }
             var next = publication
             next.forced = publication.forced || (sub.pending?.forced ?? false)
             sub.pending = next
-            return false
+            return waits
         }
         if !publication.forced {
             if publication.enabled, !sub.silenced, let notified = sub.notifiedVersion, notified >= publication.version { return false }
             if !publication.enabled, sub.silenced { return false }
         }
+        // First come, first served: while others wait, a new NOTIFY waits behind them.
+        if notifying >= settings.notifyWindow || !waitingForWindow.isEmpty {
+            sub.queued = true
+            sub.pending = publication
+            waitingForWindow.append(id)
+            waitingGauge.record(waitingForWindow.count)
+            return true
+        }
+        start(sub, publication)
+        return true
+    }
+
+    /// Sends the NOTIFY of `publication` now: the window has a place for it.
+    private func start(_ sub: Live, _ publication: Publication) {
+        let id = sub.record.id
+        notifying += 1
+        notifyingGauge.record(notifying)
         sub.inFlight = true
         sub.pending = nil
         let cseq = sub.cseq
@@ -596,7 +628,7 @@ public actor SubscriptionServer {
             transport.start(request, to: hop) { result in
                 self.answered(Answer(id: id, publication: publication, state: state, result: result))
             }
-            return true
+            return
         }
         let record = sub.record
         Task {
@@ -605,7 +637,21 @@ public actor SubscriptionServer {
             let result = await self.send(record, cseq: cseq, state: state, subscriptionState: subscriptionState)
             self.completed(id, publication, state: state, result: result)
         }
-        return true
+    }
+
+    /// A NOTIFY was answered (or given up): its place goes to the subscriptions waiting
+    /// longest that are still live.
+    private func releasePlace() {
+        notifying -= 1
+        while !stopped, notifying < settings.notifyWindow, let id = waitingForWindow.popFirst() {
+            guard let sub = live[id], sub.queued else { continue }
+            sub.queued = false
+            guard let next = sub.pending else { continue }
+            sub.pending = nil
+            start(sub, next)
+        }
+        notifyingGauge.record(notifying)
+        waitingGauge.record(waitingForWindow.count)
     }
 
     /// A subscriber's answer to a NOTIFY (or its transport error).
@@ -653,6 +699,7 @@ public actor SubscriptionServer {
 
     private func completed(_ id: String, _ publication: Publication, state: MessageWaitingState,
                            result: Result<SIPMessage, SIPTransportError>) {
+        defer { releasePlace() }
         guard let sub = live[id] else { return }
         sub.inFlight = false
         sub.lastNotifyAt = clock()

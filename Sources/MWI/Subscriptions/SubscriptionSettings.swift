@@ -32,11 +32,15 @@ public struct SubscriptionSettings: Sendable {
     public var retryBackoff: Duration
     /// CSeq numbers reserved in storage at a time, so that a restart never reuses one.
     public var cseqBlock: UInt32
+    /// NOTIFYs to subscribers sent and not yet answered, at most; more wait their turn.
+    /// A change to every mailbox (a forced refresh, a restart) then goes out as fast as
+    /// the subscribers answer, not faster than their sockets can take.
+    public var notifyWindow: Int
 
     public init(minimumExpires: Int = 60, maximumExpires: Int = 86_400, defaultExpires: Int = 3600,
                 maximumPerMailbox: Int = 20, maximumTotal: Int = 200_000, trustedPeers: [AddressRange] = [],
                 realm: String = "mwid", nonceLifetime: Int = 300, digestAlgorithms: [DigestAlgorithm] = [.md5], requestRate: Double = 20, requestBurst: Double = 100,
-                retryBackoff: Duration = .seconds(2), cseqBlock: UInt32 = 1000) {
+                retryBackoff: Duration = .seconds(2), cseqBlock: UInt32 = 1000, notifyWindow: Int = 256) {
         self.minimumExpires = minimumExpires
         self.maximumExpires = maximumExpires
         self.defaultExpires = defaultExpires
@@ -50,6 +54,7 @@ public struct SubscriptionSettings: Sendable {
         self.requestBurst = requestBurst
         self.retryBackoff = retryBackoff
         self.cseqBlock = cseqBlock
+        self.notifyWindow = max(1, notifyWindow)
     }
 
     public func isTrusted(_ address: String) -> Bool {
