@@ -27,6 +27,11 @@ public final class SIPEndpoint: Sendable {
     /// room for bursts of answers to thousands of requests in flight.
     static let udpReceiveBuffer: SocketOptionValue = 4 * 1024 * 1024
 
+    /// Each UDP read has room for the largest datagram (65 507 bytes of payload). NIO's
+    /// default for datagram channels is 2 048 bytes: it silently cut longer requests (a
+    /// long Route set, a large body), which then lost their last headers.
+    static var udpReadBuffer: FixedSizeRecvByteBufferAllocator { FixedSizeRecvByteBufferAllocator(capacity: 65_536) }
+
     /// Binds every configured listener. Throws when an address is in use or invalid, or
     /// when TLS files cannot be loaded.
     public func start() async throws {
@@ -56,6 +61,7 @@ public final class SIPEndpoint: Sendable {
                     .channelOption(.socketOption(.so_sndbuf), value: 4 * 1024 * 1024)
                     // Under load, read several datagrams per wake-up.
                     .channelOption(.maxMessagesPerRead, value: 16)
+                    .channelOption(.recvAllocator, value: Self.udpReadBuffer)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(

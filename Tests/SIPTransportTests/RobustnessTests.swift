@@ -153,6 +153,29 @@ func options(port: Int, transport: String = "UDP", branch: String = SIPIdentifie
         #expect(answered)
     }
 
+    @Test func aDatagramLargerThanAPacketIsReadWhole() async throws {
+        // RFC 3261 §18.1.1 sends requests over 1 300 bytes by TCP when it can, but a UDP
+        // peer may still send one (a long Route set, a large body): it must not be cut.
+        let endpoint = try await InteropTests.endpoint()
+        defer { Task { await endpoint.shutdown() } }
+        let client = try await RawClient(udp: true, to: try #require(await endpoint.localAddress(.udp)))
+        defer { Task { await client.close() } }
+        for size in [1_500, 4_000, 30_000, 60_000] {
+            // The padding first (lines of 1 000 bytes, as a long Record-Route set), so that a
+            // datagram cut short loses its Via, Call-ID and CSeq.
+            let branch = "z9hG4bKlarge\(size)"
+            var request = options(port: client.port, branch: branch)
+            let requestLine = "OPTIONS sip:mwid@127.0.0.1 SIP/2.0\r\n"
+            let padding = String(repeating: "X-Padding: \(String(repeating: "a", count: 990))\r\n", count: size / 1_000 + 1)
+            request = requestLine + padding + request.dropFirst(requestLine.count)
+            #expect(request.utf8.count > size)
+            try await client.send(request)
+            let answer = await client.next()
+            #expect(answer?.statusCode == 200, "a datagram of \(request.utf8.count) bytes")
+            #expect((try? answer?.topVia()?.branch) == branch)
+        }
+    }
+
     @Test func malformedButAnswerableRequestGets400WithTheReason() async throws {
         let endpoint = try await InteropTests.endpoint()
         defer { Task { await endpoint.shutdown() } }

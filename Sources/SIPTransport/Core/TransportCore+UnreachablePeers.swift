@@ -45,6 +45,7 @@ extension TransportCore {
             // them overflows the default one and costs retransmissions.
             .channelOption(.socketOption(.so_rcvbuf), value: SIPEndpoint.udpReceiveBuffer)
             .channelOption(.maxMessagesPerRead, value: 16)
+            .channelOption(.recvAllocator, value: SIPEndpoint.udpReadBuffer)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
