@@ -130,7 +130,7 @@ struct MWID: AsyncParsableCommand {
     var subscriptionsTotal: Int?
 
     @Option(name: .customLong("subscription-notify-window"),
-            help: "NOTIFYs to subscribers sent and not yet answered, at most; more wait their turn (default 256).")
+            help: "NOTIFYs to subscribers sent and not yet answered, at most; more wait their turn (default 1024).")
     var subscriptionNotifyWindow: Int?
 
     @Option(name: .customLong("sms-carriers"), help: "Carrier catalog (YAML: SMS routes, and carriers by locale) applied at start.")

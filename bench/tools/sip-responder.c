@@ -5,12 +5,15 @@
  * there is none), Call-ID and CSeq; datagrams are read and written in batches
  * (recvmmsg/sendmmsg).
  *
- *   sip-responder PORT [--seconds N] [--log FILE] [--drop]
+ *   sip-responder PORT [--seconds N] [--log FILE] [--drop] [--rcvbuf BYTES]
  *
  * --log FILE   writes one line per request: CLOCK_MONOTONIC nanoseconds and the user part
  *              of the Request-URI (for latency measurements across processes).
  * --drop       answers nothing (a black hole: transactions stay in flight).
  * --seconds N  exits after N seconds (default 600); SIGTERM and SIGINT stop it too.
+ * --rcvbuf N   the socket's receive buffer, as SO_RCVBUF (default 8 MiB; 0 leaves the
+ *              system's default, 212 992 bytes on Debian, as a PBX that sets none):
+ *              what a burst of NOTIFYs must fit in.
  * --notifier   a message-summary notifier that does nothing but the wire work: the
  *              machine's ceiling for the fan-out workload (bench/fanout/run). A SUBSCRIBE
  *              gets its 200 (with the request's Expires) and, unless it ends the
@@ -104,11 +107,13 @@ int main(int argc, char **argv) {
     }
     int port = atoi(argv[1]), drop = 0, notifier = 0;
     double seconds = 600;
+    int receiveBuffer = 8 << 20;
     FILE *log = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--drop")) drop = 1;
         else if (!strcmp(argv[i], "--notifier")) notifier = 1;
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--rcvbuf") && i + 1 < argc) receiveBuffer = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--log") && i + 1 < argc) {
             log = fopen(argv[++i], "w");
             if (!log) { perror("log"); return 1; }
@@ -120,7 +125,7 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     int buffer = 8 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    if (receiveBuffer > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     address.sin_addr.s_addr = inet_addr("127.0.0.1");

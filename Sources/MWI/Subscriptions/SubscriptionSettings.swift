@@ -40,7 +40,7 @@ public struct SubscriptionSettings: Sendable {
     public init(minimumExpires: Int = 60, maximumExpires: Int = 86_400, defaultExpires: Int = 3600,
                 maximumPerMailbox: Int = 20, maximumTotal: Int = 200_000, trustedPeers: [AddressRange] = [],
                 realm: String = "mwid", nonceLifetime: Int = 300, digestAlgorithms: [DigestAlgorithm] = [.md5], requestRate: Double = 20, requestBurst: Double = 100,
-                retryBackoff: Duration = .seconds(2), cseqBlock: UInt32 = 1000, notifyWindow: Int = 256) {
+                retryBackoff: Duration = .seconds(2), cseqBlock: UInt32 = 1000, notifyWindow: Int = 1024) {
         self.minimumExpires = minimumExpires
         self.maximumExpires = maximumExpires
         self.defaultExpires = defaultExpires
