@@ -293,7 +293,8 @@ public actor MWIDispatcher {
         var unreachable: [String]
     }
 
-    /// Delivers one batch: one read, the NOTIFYs concurrently, one write.
+    /// Delivers one batch: one read, then the NOTIFYs concurrently, each delivery concluded
+    /// as soon as it is settled.
     private func run(_ batch: [String]) async {
         let contexts: [String: DeliveryContext]
         do {
@@ -344,19 +345,31 @@ public actor MWIDispatcher {
             sentBy[kind] = await transport.sentBy(kind)
         }
         let known = sentBy.mapValues { SentBy(host: $0.host, port: $0.port) }
-        let results = await Self.carryOut(plans.map { plan in
+        // Those with nothing to send give their places back now.
+        if !finished.isEmpty { finish(finished) }
+        let results = Self.start(plans.map { plan in
             var plan = plan
             plan.sentBy = known
             return plan
         }, transport: transport)
-        let outcomes = results.map { result in
+        // Each delivery's place is given back as soon as it is settled: one slow answer
+        // (a datagram lost, waiting for T1) holds its own place, not its batch's.
+        while let settled = await results.next() {
+            await conclude(settled, readAt: readAt)
+        }
+    }
+
+    /// Records what deliveries did (written together every `recordInterval`) and gives
+    /// their places back.
+    private func conclude(_ results: [Result], readAt: Int64) async {
+        record(results.map { result in
             DeliveryOutcome(mailbox: result.plan.context.mailbox.identity, attempts: result.attempts,
                             acknowledged: result.delivered ? result.attempts.last.map {
                                 AcknowledgedState(version: result.plan.context.version, state: result.plan.state,
                                                   gateway: $0.gateway, at: $0.at)
                             } : nil)
-        }
-        record(outcomes)
+        })
+        var finished: [(String, Int64?, Bool)] = []
         for result in results {
             let name = result.plan.context.mailbox.identity
             for attempt in result.attempts { counter(attempt.gateway, Self.resultClass(attempt.response)).increment() }
@@ -489,44 +502,76 @@ public actor MWIDispatcher {
 
     typealias Outcome = Swift.Result<SIPMessage, SIPTransportError>
 
-    /// Carries out a batch of plans: every first NOTIFY at once without a task each (most
-    /// are answered 2xx by the first gateway); the few that need more — a digest answer,
-    /// the next gateway — go on one task each.
-    /// Run on the dispatcher's executor (`nonisolated(nonsending)`), so that the first
-    /// NOTIFYs leave without a thread hop before them.
-    private nonisolated(nonsending) static func carryOut(_ plans: [Plan], transport: any NotifyTransport) async -> [Result] {
+    /// Starts a batch of plans: every first NOTIFY at once without a task each (most are
+    /// answered 2xx by the first gateway); the few that need more — a digest answer, the
+    /// next gateway — go on one task each. Each plan's result is handed to the returned
+    /// `Results` as soon as it is settled.
+    private static func start(_ plans: [Plan], transport: any NotifyTransport) -> Results {
+        let results = Results(count: plans.count)
         var rng = BufferedSystemRandom()
-        let firsts = plans.map { plan in plan.gateways.isEmpty ? nil : notify(plan, gateway: plan.gateways[0], using: &rng) }
-        let outcomes = await sendAll(firsts.compactMap { $0 }.map { ($0.request, $0.peer) }, transport: transport)
-        var results: [Result] = []
-        results.reserveCapacity(plans.count)
-        var more: [(plan: Plan, request: SIPMessage, outcome: Outcome)] = []
-        var next = outcomes.makeIterator()
-        for (plan, first) in zip(plans, firsts) {
-            guard let first, let outcome = next.next() else {
-                results.append(Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: []))
+        for plan in plans {
+            guard let gateway = plan.gateways.first else {
+                results.add(Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: []))
                 continue
             }
-            let settled: Bool = switch outcome {
-            case .success(let response): (200..<300).contains(response.statusCode ?? 0)
-                || (plan.gateways.count == 1 && response.statusCode != 401 && response.statusCode != 407)
-            case .failure: plan.gateways.count == 1
-            }
-            if settled {
-                var result = Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: [])
-                note(outcome, gateway: plan.gateways[0], kind: first.kind, into: &result)
-                results.append(result)
-            } else {
-                more.append((plan, first.request, outcome))
+            let first = notify(plan, gateway: gateway, using: &rng)
+            transport.start(first.request, to: first.peer) { outcome in
+                let settled: Bool = switch outcome {
+                case .success(let response): (200..<300).contains(response.statusCode ?? 0)
+                    || (plan.gateways.count == 1 && response.statusCode != 401 && response.statusCode != 407)
+                case .failure: plan.gateways.count == 1
+                }
+                if settled {
+                    var result = Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: [])
+                    note(outcome, gateway: gateway, kind: first.kind, into: &result)
+                    results.add(result)
+                } else {
+                    Task { results.add(await carryOut(plan, first: (first.request, outcome), transport: transport)) }
+                }
             }
         }
-        guard !more.isEmpty else { return results }
-        return await withTaskGroup(of: Result.self) { group in
-            for item in more {
-                group.addTask { await carryOut(item.plan, first: (item.request, item.outcome), transport: transport) }
+        return results
+    }
+
+    /// The results of a batch's deliveries as they are settled, on any thread; taken in
+    /// by the dispatcher in groups (all those settled since it last looked).
+    private final class Results: Sendable {
+        private struct State {
+            var ready: [Result] = []
+            var remaining: Int
+            var waiter: CheckedContinuation<[Result], Never>?
+        }
+        private let state: Mutex<State>
+
+        init(count: Int) { state = Mutex(State(remaining: count)) }
+
+        func add(_ result: Result) {
+            let wake: (CheckedContinuation<[Result], Never>, [Result])? = state.withLock { state in
+                state.ready.append(result)
+                state.remaining -= 1
+                guard let waiter = state.waiter else { return nil }
+                state.waiter = nil
+                defer { state.ready = [] }
+                return (waiter, state.ready)
             }
-            for await result in group { results.append(result) }
-            return results
+            if let (waiter, ready) = wake { waiter.resume(returning: ready) }
+        }
+
+        /// Those settled since the last call, waiting for one if there are none; nil once
+        /// every result has been taken.
+        nonisolated(nonsending) func next() async -> [Result]? {
+            let ready = await withCheckedContinuation { (continuation: CheckedContinuation<[Result], Never>) in
+                let now: [Result]? = state.withLock { state in
+                    guard state.ready.isEmpty, state.remaining > 0 else {
+                        defer { state.ready = [] }
+                        return state.ready
+                    }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+            return ready.isEmpty ? nil : ready
         }
     }
 
@@ -594,38 +639,6 @@ public actor MWIDispatcher {
     static func resultClass(_ response: String) -> String {
         if let first = response.first, first.isASCII, first.isNumber, response.utf8.count >= 3 { return "\(first)xx" }
         return response == "\(SIPTransportError.timeout)" ? "timeout" : "transport"
-    }
-
-    /// Sends every request at once and waits for all their answers, in order.
-    private nonisolated(nonsending) static func sendAll(_ requests: [(SIPMessage, SIPPeer)], transport: any NotifyTransport) async -> [Outcome] {
-        guard !requests.isEmpty else { return [] }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<[Outcome], Never>) in
-            let gather = Gather(count: requests.count, continuation: continuation)
-            for (index, (request, peer)) in requests.enumerated() {
-                transport.start(request, to: peer) { gather.done(index, $0) }
-            }
-        }
-    }
-
-    /// Collects answers arriving on any thread; the last one resumes the waiting batch.
-    private final class Gather: Sendable {
-        private let state: Mutex<(outcomes: [Outcome?], remaining: Int)>
-        private let continuation: CheckedContinuation<[Outcome], Never>
-
-        init(count: Int, continuation: CheckedContinuation<[Outcome], Never>) {
-            state = Mutex((Array(repeating: nil, count: count), count))
-            self.continuation = continuation
-        }
-
-        func done(_ index: Int, _ outcome: Outcome) {
-            let finished: [Outcome]? = state.withLock { state in
-                guard state.outcomes[index] == nil else { return nil }
-                state.outcomes[index] = outcome
-                state.remaining -= 1
-                return state.remaining == 0 ? state.outcomes.map { $0 ?? .failure(.shuttingDown) } : nil
-            }
-            if let finished { continuation.resume(returning: finished) }
-        }
     }
 
     private static func send(_ request: SIPMessage, to peer: SIPPeer, _ transport: any NotifyTransport) async

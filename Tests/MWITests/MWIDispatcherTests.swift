@@ -22,15 +22,20 @@ actor FakeGateway: NotifyTransport {
 
     func hold() { held = true }
 
+    /// Holds only the requests to this user (the Request-URI's), until `release()`.
+    func hold(user: String) { heldUsers.insert(user) }
+    private var heldUsers: Set<String> = []
+
     func release() {
         held = false
+        heldUsers = []
         for w in waiting { w.resume() }
         waiting = []
     }
 
     nonisolated func send(_ request: SIPMessage, to peer: SIPPeer) async throws(SIPTransportError) -> SIPMessage {
         let index = await record(request)
-        await waitIfHeld()
+        await waitIfHeld(request)
         await answering()
         switch respond(request, index) {
         case .success(let response): return response
@@ -51,8 +56,8 @@ actor FakeGateway: NotifyTransport {
     private(set) var unanswered = 0
     private(set) var mostUnanswered = 0
 
-    private func waitIfHeld() async {
-        guard held else { return }
+    private func waitIfHeld(_ request: SIPMessage) async {
+        guard held || heldUsers.contains(request.requestURI?.user ?? "") else { return }
         await withCheckedContinuation { waiting.append($0) }
     }
 
@@ -207,6 +212,38 @@ extension MWIDispatcherTests {
             return pending.isEmpty && idle
         }
         #expect(await gateway.received.count == 40)
+    }
+
+    @Test func aSlowAnswerHoldsOnlyItsOwnPlace() async throws {
+        let storage = try await storage()
+        for i in 0..<12 {
+            _ = try await storage.create(UMMailbox(identity: "user\(i)", extension: String(format: "2%03d", i), dialPlan: "Paris",
+                                                   policy: "Default"))
+            _ = try await storage.deposit(VoiceMessageDeposit(from: "+33", durationSeconds: 1), mailbox: "user\(i)",
+                                          id: UUID().uuidString, at: Date())
+        }
+        // The PBX is slow to answer one NOTIFY (a lost datagram waiting for T1, say).
+        let gateway = FakeGateway()
+        await gateway.hold(user: "2000")
+        let dispatcher = MWIDispatcher(storage: storage, transport: gateway,
+                                       settings: MWISettings(notifyInterval: .zero, concurrency: 4, batchSize: 4))
+        await dispatcher.resume()
+        // The other eleven go through meanwhile, four at a time at most: the three sent
+        // with the slow one do not keep their places until it is answered.
+        try await eventually {
+            let received = await gateway.received.count
+            let unanswered = await gateway.unanswered
+            return received == 12 && unanswered == 1
+        }
+        #expect(await gateway.mostUnanswered <= 4)
+        #expect(await dispatcher.backlog() == (1, 0))
+        await gateway.release()
+        try await eventually {
+            let pending = try await storage.pendingDeliveries(limit: 100)
+            let idle = await dispatcher.backlog() == (0, 0)
+            return pending.isEmpty && idle
+        }
+        #expect(await gateway.received.count == 12)
     }
 
     @Test func a489IsReportedAsAGatewayThatWantsSubscriptions() async throws {
