@@ -48,7 +48,8 @@ struct FileConfiguration: Decodable {
         var retryWindow: Double?
         var healthInterval: Double?
         var refreshInterval: Double?
-        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow, healthInterval, refreshInterval }
+        var notifyWindow: Int?
+        enum CodingKeys: String, CodingKey, CaseIterable { case notifyInterval, retryWindow, healthInterval, refreshInterval, notifyWindow }
         typealias Keys = CodingKeys
     }
 

@@ -89,6 +89,10 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("mwi-notify-interval"), help: "At most one NOTIFY per mailbox in this many seconds (default 5).")
     var mwiNotifyInterval: Double?
 
+    @Option(name: .customLong("mwi-notify-window"),
+            help: "NOTIFYs to gateways sent and not yet answered, at most; more wait their turn (default 2048).")
+    var mwiNotifyWindow: Int?
+
     @Option(name: .customLong("mwi-retry-window"), help: "Seconds a state is retried when every gateway fails (default 300).")
     var mwiRetryWindow: Double?
 
@@ -255,7 +259,8 @@ struct MWID: AsyncParsableCommand {
         let mwiSettings = try Self.mwiSettings(notifyInterval: mwiNotifyInterval ?? file.mwi?.notifyInterval,
                                                retryWindow: mwiRetryWindow ?? file.mwi?.retryWindow,
                                                healthInterval: mwiHealthInterval ?? file.mwi?.healthInterval,
-                                               refreshInterval: mwiRefreshInterval ?? file.mwi?.refreshInterval)
+                                               refreshInterval: mwiRefreshInterval ?? file.mwi?.refreshInterval,
+                                               notifyWindow: mwiNotifyWindow ?? file.mwi?.notifyWindow)
         let subscriptionSettings = try subscriptionSettings(file, advertisedHost: sipConfiguration.advertisedHost)
         let (smsSettings, smsLimits) = try smsSettings(file)
         if let path = smsCarriers ?? file.sms?.carriers {
@@ -479,8 +484,12 @@ struct MWID: AsyncParsableCommand {
     }
 
     static func mwiSettings(notifyInterval: Double?, retryWindow: Double?, healthInterval: Double?,
-                            refreshInterval: Double?) throws -> MWISettings {
+                            refreshInterval: Double?, notifyWindow: Int?) throws -> MWISettings {
         var settings = MWISettings()
+        if let window = notifyWindow {
+            guard (1...1_000_000).contains(window) else { throw StartupFailure("the MWI NOTIFY window must be 1 to 1000000 (got \(window))") }
+            settings.concurrency = window
+        }
         if let seconds = healthInterval {
             guard (0...86_400).contains(seconds) else { throw StartupFailure("the MWI health interval must be 0 to 86400 s (got \(seconds))") }
             settings.healthInterval = seconds == 0 ? nil : .milliseconds(Int64(seconds * 1000))

@@ -137,6 +137,7 @@ import Testing
             (["--digest-algorithms", "SHA-1"], "digest algorithm \"SHA-1\" is not MD5 or SHA-256"),
             (["--sip-request-rate", "0"], "the SIP request rate must be above 0"),
             (["--subscription-notify-window", "0"], "the subscription NOTIFY window must be 1 to 1000000 (got 0)"),
+            (["--mwi-notify-window", "0"], "the MWI NOTIFY window must be 1 to 1000000 (got 0)"),
         ]
         for (arguments, expected) in cases {
             let p = try PeerProcess("bad", RunningMWID.binary, ["--data", dir.appendingPathComponent("data").path] + arguments, in: dir)
