@@ -22,16 +22,30 @@ final class RunningMWID: Sendable {
     }
 
     /// Starts mwid with `arguments` added to its listeners; waits until HTTP answers.
+    ///
+    /// A port found free can be taken by another program before mwid binds it (the peers
+    /// of tests running alongside bind ports of their own choosing): mwid then exits with
+    /// "address already in use", and is started again on other ports, twice at most.
     init(_ name: String, in directory: URL? = nil, arguments: [String] = []) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build mwid first (scripts/test does)")
-        self.directory = try directory ?? Peers.workDirectory(name)
-        httpPort = try await Peers.freePort(udp: false)
-        sipPort = try await Peers.freePortBoth()
-        process = try PeerProcess(name, Self.binary,
-                                  ["--http", "127.0.0.1:\(httpPort)", "--sip-udp", "127.0.0.1:\(sipPort)",
-                                   "--sip-tcp", "127.0.0.1:\(sipPort)"] + arguments,
-                                  in: self.directory, limit: 120)
-        try await Peers.waitUntilListening(port: httpPort, udp: false, timeout: .seconds(60), process: process)
+        let directory = try directory ?? Peers.workDirectory(name)
+        self.directory = directory
+        var attempt = 1
+        while true {
+            let http = try await Peers.freePort(udp: false)
+            let sip = try await Peers.freePortBoth()
+            let started = try PeerProcess(name, Self.binary,
+                                          ["--http", "127.0.0.1:\(http)", "--sip-udp", "127.0.0.1:\(sip)",
+                                           "--sip-tcp", "127.0.0.1:\(sip)"] + arguments,
+                                          in: directory, limit: 120)
+            do {
+                try await Peers.waitUntilListening(port: http, udp: false, timeout: .seconds(60), process: started)
+                (httpPort, sipPort, process) = (http, sip, started)
+                return
+            } catch where attempt < 3 && !started.process.isRunning && started.log.contains("address already in use") {
+                attempt += 1
+            }
+        }
     }
 
     func stop(signal: String = "TERM") { process.stop(signal: signal) }

@@ -547,7 +547,7 @@ public actor SubscriptionServer {
     /// have it yet gets a NOTIFY (one in flight per subscription; a newer state waits for
     /// it). With MWI off for the mailbox's policy, subscribers are told "no" once, then
     /// nothing until it is on again. Returns how many subscriptions the mailbox has and
-    /// how many NOTIFYs this started.
+    /// how many NOTIFYs this started or queued for the NOTIFY window.
     /// The same for many mailboxes at once (the dispatcher's batches).
     public func deliver(_ contexts: [DeliveryContext]) -> [String: (live: Int, started: Int)] {
         var told: [String: (live: Int, started: Int)] = [:]
