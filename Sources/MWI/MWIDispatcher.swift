@@ -3,7 +3,6 @@ public import Logging
 import Metrics
 import NIOCore
 public import SIP
-import Synchronization
 public import SIPTransport
 public import Storage
 import UnifiedMessaging
@@ -347,21 +346,33 @@ public actor MWIDispatcher {
         let known = sentBy.mapValues { SentBy(host: $0.host, port: $0.port) }
         // Those with nothing to send give their places back now.
         if !finished.isEmpty { finish(finished) }
-        let results = Self.start(plans.map { plan in
+        // Each delivery is concluded, and its place given back, as soon as it is settled:
+        // one slow answer (a datagram lost, waiting for T1) holds its own place, not its
+        // batch's.
+        Self.start(plans.map { plan in
             var plan = plan
             plan.sentBy = known
             return plan
-        }, transport: transport)
-        // Each delivery's place is given back as soon as it is settled: one slow answer
-        // (a datagram lost, waiting for T1) holds its own place, not its batch's.
-        while let settled = await results.next() {
-            await conclude(settled, readAt: readAt)
-        }
+        }, transport: transport) { result in self.settled(Settled(result: result, readAt: readAt)) }
+    }
+
+    /// A delivery carried out, and when its mailbox's state was read.
+    private struct Settled: Sendable {
+        var result: Result
+        var readAt: Int64
+    }
+
+    /// Deliveries settled on the transport's threads, waiting to be concluded in the actor.
+    private nonisolated let settledDeliveries = Inbox<Settled>()
+
+    private nonisolated func settled(_ delivery: Settled) {
+        if settledDeliveries.post(delivery) { Task { await self.conclude(self.settledDeliveries.take()) } }
     }
 
     /// Records what deliveries did (written together every `recordInterval`) and gives
     /// their places back.
-    private func conclude(_ results: [Result], readAt: Int64) async {
+    private func conclude(_ settled: [Settled]) async {
+        let results = settled.map(\.result)
         record(results.map { result in
             DeliveryOutcome(mailbox: result.plan.context.mailbox.identity, attempts: result.attempts,
                             acknowledged: result.delivered ? result.attempts.last.map {
@@ -370,7 +381,7 @@ public actor MWIDispatcher {
                             } : nil)
         })
         var finished: [(String, Int64?, Bool)] = []
-        for result in results {
+        for (result, readAt) in zip(results, settled.map(\.readAt)) {
             let name = result.plan.context.mailbox.identity
             for attempt in result.attempts { counter(attempt.gateway, Self.resultClass(attempt.response)).increment() }
             for gateway in result.refusedUnsolicited where refusesUnsolicited.insert(gateway).inserted {
@@ -504,74 +515,31 @@ public actor MWIDispatcher {
 
     /// Starts a batch of plans: every first NOTIFY at once without a task each (most are
     /// answered 2xx by the first gateway); the few that need more — a digest answer, the
-    /// next gateway — go on one task each. Each plan's result is handed to the returned
-    /// `Results` as soon as it is settled.
-    private static func start(_ plans: [Plan], transport: any NotifyTransport) -> Results {
-        let results = Results(count: plans.count)
+    /// next gateway — go on one task each. Each plan's result goes to `settled` as soon as
+    /// it is known, from any thread.
+    private static func start(_ plans: [Plan], transport: any NotifyTransport,
+                              settled: @escaping @Sendable (Result) -> Void) {
         var rng = BufferedSystemRandom()
         for plan in plans {
             guard let gateway = plan.gateways.first else {
-                results.add(Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: []))
+                settled(Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: []))
                 continue
             }
             let first = notify(plan, gateway: gateway, using: &rng)
             transport.start(first.request, to: first.peer) { outcome in
-                let settled: Bool = switch outcome {
+                let done: Bool = switch outcome {
                 case .success(let response): (200..<300).contains(response.statusCode ?? 0)
                     || (plan.gateways.count == 1 && response.statusCode != 401 && response.statusCode != 407)
                 case .failure: plan.gateways.count == 1
                 }
-                if settled {
+                if done {
                     var result = Result(plan: plan, attempts: [], delivered: false, refusedUnsolicited: [], unreachable: [])
                     note(outcome, gateway: gateway, kind: first.kind, into: &result)
-                    results.add(result)
+                    settled(result)
                 } else {
-                    Task { results.add(await carryOut(plan, first: (first.request, outcome), transport: transport)) }
+                    Task { settled(await carryOut(plan, first: (first.request, outcome), transport: transport)) }
                 }
             }
-        }
-        return results
-    }
-
-    /// The results of a batch's deliveries as they are settled, on any thread; taken in
-    /// by the dispatcher in groups (all those settled since it last looked).
-    private final class Results: Sendable {
-        private struct State {
-            var ready: [Result] = []
-            var remaining: Int
-            var waiter: CheckedContinuation<[Result], Never>?
-        }
-        private let state: Mutex<State>
-
-        init(count: Int) { state = Mutex(State(remaining: count)) }
-
-        func add(_ result: Result) {
-            let wake: (CheckedContinuation<[Result], Never>, [Result])? = state.withLock { state in
-                state.ready.append(result)
-                state.remaining -= 1
-                guard let waiter = state.waiter else { return nil }
-                state.waiter = nil
-                defer { state.ready = [] }
-                return (waiter, state.ready)
-            }
-            if let (waiter, ready) = wake { waiter.resume(returning: ready) }
-        }
-
-        /// Those settled since the last call, waiting for one if there are none; nil once
-        /// every result has been taken.
-        nonisolated(nonsending) func next() async -> [Result]? {
-            let ready = await withCheckedContinuation { (continuation: CheckedContinuation<[Result], Never>) in
-                let now: [Result]? = state.withLock { state in
-                    guard state.ready.isEmpty, state.remaining > 0 else {
-                        defer { state.ready = [] }
-                        return state.ready
-                    }
-                    state.waiter = continuation
-                    return nil
-                }
-                if let now { continuation.resume(returning: now) }
-            }
-            return ready.isEmpty ? nil : ready
         }
     }
 

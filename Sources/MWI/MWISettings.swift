@@ -8,7 +8,8 @@ public struct MWISettings: Sendable {
     /// Backoff between rounds over the gateways: doubles from `retryBackoff` up to `maximumRetryBackoff`.
     public var retryBackoff: Duration
     public var maximumRetryBackoff: Duration
-    /// Deliveries in progress at once.
+    /// Deliveries in progress at once, each with one NOTIFY unanswered at a time: the
+    /// NOTIFY window for gateways (`mwi.notifyWindow`).
     public var concurrency: Int
     /// Mailboxes read and sent together (one storage read each).
     public var batchSize: Int
