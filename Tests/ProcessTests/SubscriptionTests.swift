@@ -267,22 +267,36 @@ import Testing
     /// start-up race in mwi.so (../shared/peers/REPORT.md §2): when the REGISTER's 200
     /// arrives before the module's 1 ms start-up timer fires, the timer's handler walks the
     /// list it appends to and never returns, logging "mwi: subscribing" without sending
-    /// anything. A prompt loopback registrar such as mwid sometimes wins that race; then
-    /// the phone is started again (at most three times), because the fault is the peer's.
-    func startBaresip(_ baresip: String, conf: URL, mwid: RunningMWID) async throws -> PeerProcess {
+    /// anything. A prompt loopback registrar such as mwid sometimes wins that race. And the
+    /// SIP port found free for the phone may be taken by another test's peer before the
+    /// phone binds it: baresip then logs "Address already in use" and exits. In both cases
+    /// the phone is started again (at most three times, on a new port), because the fault
+    /// is not mwid's; otherwise the phone's log says why it never subscribed.
+    func startBaresip(_ baresip: String, conf: URL, mwid: RunningMWID,
+                      configure: (_ sipPort: Int) throws -> Void) async throws -> PeerProcess {
         for attempt in 1...3 {
+            try configure(try await Peers.freePortBoth())
             let phone = try PeerProcess("baresip-\(attempt)", baresip, ["-f", conf.path], in: mwid.directory, limit: 60)
             let deadline = ContinuousClock.now + .seconds(20)
+            var retry: String?
             while ContinuousClock.now < deadline {
                 if try await subscriptions(mwid).count == 1 { return phone }
-                if phone.log.components(separatedBy: "mwi: subscribing").count > 3 { break }
+                if phone.log.components(separatedBy: "mwi: subscribing").count > 3 {
+                    retry = "mwi.so's start-up loop (baresip 1.0.0's race)"
+                } else if !phone.process.isRunning, phone.log.contains("Address already in use") {
+                    retry = "its SIP port was taken meanwhile"
+                }
+                if retry != nil { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            guard phone.log.components(separatedBy: "mwi: subscribing").count > 3 else { return phone }
-            print("baresip attempt \(attempt): mwi.so's start-up loop (baresip 1.0.0's race); starting it again")
+            guard let retry else {
+                phone.stop()
+                throw PeerError("baresip did not subscribe within 20 s; its log:\n\(phone.log)")
+            }
+            print("baresip attempt \(attempt): \(retry); starting it again")
             phone.stop(signal: "KILL")
         }
-        throw PeerError("baresip spun in mwi.so's start-up loop three times running")
+        throw PeerError("baresip could not be started three times running (see the baresip-N.out logs in \(mwid.directory.path))")
     }
 
     @Test func baresipShowsTheWaitingStateAfterADeposit() async throws {
@@ -295,26 +309,26 @@ import Testing
         try await provision(mwid)
         let conf = mwid.directory.appendingPathComponent("baresip")
         try FileManager.default.createDirectory(at: conf, withIntermediateDirectories: true)
-        let sipPort = try await Peers.freePortBoth()
-        try """
-            poll_method\t\tepoll
-            sip_listen\t\t127.0.0.1:\(sipPort)
-            dns_server\t\t127.0.0.1:53
-            net_interface\t\t127.0.0.1
-            audio_player\t\tnone
-            audio_source\t\tnone
-            audio_alert\t\tnone
-            module_path\t\t/usr/lib/baresip/modules
-            module_tmp\t\tuuid.so
-            module_tmp\t\taccount.so
-            module_app\t\tmenu.so
-            module_app\t\tmwi.so
-
-            """.write(to: conf.appendingPathComponent("config"), atomically: true, encoding: .utf8)
         try "<sip:1234@127.0.0.1:\(mwid.sipPort);transport=udp>;auth_pass=secret;regint=600;mwi=yes;answermode=manual\n"
             .write(to: conf.appendingPathComponent("accounts"), atomically: true, encoding: .utf8)
         try "".write(to: conf.appendingPathComponent("contacts"), atomically: true, encoding: .utf8)
-        let phone = try await startBaresip(baresip, conf: conf, mwid: mwid)
+        let phone = try await startBaresip(baresip, conf: conf, mwid: mwid) { sipPort in
+            try """
+                poll_method\t\tepoll
+                sip_listen\t\t127.0.0.1:\(sipPort)
+                dns_server\t\t127.0.0.1:53
+                net_interface\t\t127.0.0.1
+                audio_player\t\tnone
+                audio_source\t\tnone
+                audio_alert\t\tnone
+                module_path\t\t/usr/lib/baresip/modules
+                module_tmp\t\tuuid.so
+                module_tmp\t\taccount.so
+                module_app\t\tmenu.so
+                module_app\t\tmwi.so
+
+                """.write(to: conf.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+        }
         defer { phone.stop() }
         let live = try await waitForSubscriptions(mwid, count: 1)
         #expect(live.first?["subscriber"] as? String == "digest 1234")
