@@ -372,16 +372,17 @@ public actor MWIDispatcher {
     /// Records what deliveries did (written together every `recordInterval`) and gives
     /// their places back.
     private func conclude(_ settled: [Settled]) async {
-        let results = settled.map(\.result)
-        record(results.map { result in
-            DeliveryOutcome(mailbox: result.plan.context.mailbox.identity, attempts: result.attempts,
-                            acknowledged: result.delivered ? result.attempts.last.map {
-                                AcknowledgedState(version: result.plan.context.version, state: result.plan.state,
-                                                  gateway: $0.gateway, at: $0.at)
-                            } : nil)
+        record(settled.map { delivery in
+            let result = delivery.result
+            return DeliveryOutcome(mailbox: result.plan.context.mailbox.identity, attempts: result.attempts,
+                                   acknowledged: result.delivered ? result.attempts.last.map {
+                                       AcknowledgedState(version: result.plan.context.version, state: result.plan.state,
+                                                         gateway: $0.gateway, at: $0.at)
+                                   } : nil)
         })
         var finished: [(String, Int64?, Bool)] = []
-        for (result, readAt) in zip(results, settled.map(\.readAt)) {
+        for delivery in settled {
+            let result = delivery.result
             let name = result.plan.context.mailbox.identity
             for attempt in result.attempts { counter(attempt.gateway, Self.resultClass(attempt.response)).increment() }
             for gateway in result.refusedUnsolicited where refusesUnsolicited.insert(gateway).inserted {
@@ -398,7 +399,7 @@ public actor MWIDispatcher {
             }
             let wantsSubscriptions = result.plan.gateways.allSatisfy { refusesUnsolicited.contains($0.name) }
             let failed = !result.delivered && !result.plan.finalNo && !wantsSubscriptions
-            finished.append((name, result.attempts.isEmpty ? nil : readAt, failed))
+            finished.append((name, result.attempts.isEmpty ? nil : delivery.readAt, failed))
             if failed { await retryOrGiveUp(result.plan) }
         }
         finish(finished)
