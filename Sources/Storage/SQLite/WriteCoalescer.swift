@@ -127,9 +127,10 @@ final class WriteCoalescer: Sendable {
         }
     }
 
-    /// Runs a batch in one transaction: the first write that succeeds bare (each one
-    /// refused before it rolled its own transaction back), the others in savepoints.
-    /// False when every write was refused and no transaction is left to commit.
+    /// Runs a batch in one transaction. Writes run bare, each in a transaction it begins,
+    /// until one succeeds (a refused one rolls its transaction back); the writes after it
+    /// join that transaction, each in a savepoint. False when every write was refused and
+    /// no transaction is left to commit.
     private static func commit(_ batch: [any CoalescedWrite], in db: Database) throws -> Bool {
         var rest = batch[...]
         while let first = rest.popFirst() {
