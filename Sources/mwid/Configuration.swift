@@ -80,9 +80,10 @@ struct FileConfiguration: Decodable {
         var throttleDelay: Double?
         var reconnectBackoff: Double?
         var requestTimeout: Double?
+        var smtpIdleTimeout: Double?
         enum CodingKeys: String, CodingKey, CaseIterable {
             case carriers, retryBackoff, retryWindow, codeLifetime, maximumWrongCodes, passcodesPerHour, responseTimeout
-            case throttleDelay, reconnectBackoff, requestTimeout
+            case throttleDelay, reconnectBackoff, requestTimeout, smtpIdleTimeout
         }
         typealias Keys = CodingKeys
     }

@@ -158,6 +158,10 @@ struct MWID: AsyncParsableCommand {
     @Option(name: .customLong("sms-reconnect-backoff"), help: "Seconds before binding again after a lost SMPP link, doubling (default 0.5).")
     var smsReconnectBackoff: Double?
 
+    @Option(name: .customLong("sms-smtp-idle-timeout"),
+            help: "Seconds an SMTP connection stays open for the next text; 0 closes it after each text (default 30).")
+    var smsSMTPIdleTimeout: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -480,6 +484,9 @@ struct MWID: AsyncParsableCommand {
             settings.smpp.maximumReconnectBackoff = max(duration(v), settings.smpp.maximumReconnectBackoff)
         }
         if let v = try seconds(f?.requestTimeout, "sms.requestTimeout", 0.1...300) { settings.requestTimeout = duration(v) }
+        if let v = try seconds(smsSMTPIdleTimeout ?? f?.smtpIdleTimeout, "the SMTP idle timeout", 0...3600) {
+            settings.smtpIdleTimeout = duration(v)
+        }
         return (settings, limits)
     }
 

@@ -440,6 +440,9 @@ import Testing
         #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "carol@example.com", "--from", "+14155550100"]).status == 0)
         #expect(await Peers.eventually { Peers.mails(secure.maildir).count == 2 })
         #expect(Peers.mailBody(Peers.mails(secure.maildir)[1]).hasPrefix("Appel manqué de +14155550100 à "))
+        // The second text went on the connection kept from the first: one STARTTLS for both.
+        let peers = Peers.mails(secure.maildir).map(peer)
+        #expect(peers.count == 2 && peers[0] != nil && peers[0] == peers[1], "\(peers)")
 
         // STARTTLS required but not offered; credentials never sent in clear.
         let noTLS = try await mwid.mwictl(["mailbox", "sms", "setup", "carol@example.com", "--locale", "fr-FR", "--carrier", "Plain",
@@ -449,6 +452,67 @@ import Testing
                                            "--number", "0700000001"])
         #expect(clear.status != 0 && clear.err.contains("not sent in clear"), "\(clear.err)")
         #expect(Peers.mails(plain.maildir).isEmpty)
+    }
+
+    /// The client address and port aiosmtpd saw for a mail (its `X-Peer` header).
+    func peer(_ mail: String) -> String? {
+        mail.firstMatch(of: /X-Peer: ([^\r\n]+)/).map { String($0.1) }
+    }
+
+    /// mwid's connections open to 127.0.0.1:`port` now (its side of them, in /proc/net/tcp).
+    func connections(to port: Int) -> Int {
+        let hex = String(port, radix: 16, uppercase: true)
+        let remote = ":" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        // Read to the end: /proc says its size is 0, and a read of one page may stop short.
+        let table = String(decoding: (try? FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp")).readToEnd()) ?? Data(),
+                           as: UTF8.self)
+        return table.split(separator: "\n").dropFirst().filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[2].hasSuffix(remote) && fields[3] == "01"
+        }.count
+    }
+
+    @Test func keptSMTPConnectionsCarryTheNextTextsAndAreReplacedOrClosed() async throws {
+        let dir = try Peers.workDirectory("sms-smtp-kept")
+        let port = try await Peers.freePort(udp: false)
+        var server = try await Peers.smtpServer(port: port, in: dir)
+        defer { server.process.stop() }
+        let mwid = try await RunningMWID("sms-smtp-kept", in: dir, arguments: ["--sms-smtp-idle-timeout", "4"])
+        defer { mwid.stop() }
+        try await provision(mwid)
+        let route = try await mwid.mwictl(["sms", "route", "new", "mail", "--kind", "smtp", "--host", "127.0.0.1", "--port", "\(port)",
+                                           "--from", "voicemail@mwid.test", "--start-tls", "never"])
+        try #require(route.status == 0, "\(route.err)")
+        let carrier = try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Mail", "--route", "mail", "--email-domain", "sms.test"])
+        try #require(carrier.status == 0, "\(carrier.err)")
+        try await mailbox(mwid, "dave@example.com", "1237", option: "VoiceMailAndMissedCalls")
+
+        // The passcode, then a missed call's text: one connection for both.
+        #expect(try await mwid.mwictl(["mailbox", "sms", "setup", "dave@example.com", "--locale", "fr-FR", "--carrier", "Mail",
+                                       "--number", "07 00 00 00 02"]).status == 0)
+        try #require(await Peers.eventually { Peers.mails(server.maildir).count == 1 })
+        let passcode = try #require(code(in: [Peers.mailBody(Peers.mails(server.maildir)[0])]))
+        #expect(try await mwid.mwictl(["mailbox", "sms", "verify", "dave@example.com", "--code", passcode]).status == 0)
+        #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "dave@example.com", "--from", "+14155550100"]).status == 0)
+        try #require(await Peers.eventually { Peers.mails(server.maildir).count == 2 })
+        let first = Peers.mails(server.maildir).map(peer)
+        #expect(first[0] != nil && first[0] == first[1], "\(first)")
+        #expect(connections(to: port) == 1)
+
+        // The server goes away and comes back: the kept connection is dead, and the next
+        // text goes on a new one instead of failing.
+        server.process.stop()
+        server = try await Peers.smtpServer(port: port, in: dir)
+        #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "dave@example.com", "--from", "+14155550101"]).status == 0)
+        #expect(await Peers.eventually { Peers.mails(server.maildir).count == 3 })
+        let third = Peers.mails(server.maildir).map(peer)
+        #expect(third.count == 3 && third[2] != nil && third[2] != third[1], "\(third)")
+        #expect(try await Peers.eventually {
+            try await history(mwid, "dave@example.com").compactMap { $0["status"] as? String } == ["sent", "sent"]
+        })
+
+        // Idle for the idle timeout (4 s): closed.
+        #expect(await Peers.eventually(timeout: .seconds(15)) { connections(to: port) == 0 })
     }
 
     @Test func aTextBeingSentWhenMwidDiesIsNotSentTwice() async throws {

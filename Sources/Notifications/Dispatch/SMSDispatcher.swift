@@ -9,8 +9,10 @@ public struct SMSDispatchSettings: Sendable {
     public var retry = SMSRetryPolicy()
     public var smpp = SMPPTimers()
     public var connectTimeout: Duration = .seconds(5)
-    /// HTTP requests and whole SMTP conversations.
+    /// HTTP requests, and an SMTP server's set-up and each text's transaction.
     public var requestTimeout: Duration = .seconds(15)
+    /// How long an SMTP connection is kept open for the next text (zero: one per text).
+    public var smtpIdleTimeout: Duration = .seconds(30)
     /// Texts being sent at once, all routes together.
     public var maximumInFlight = 256
     /// Requests at once per HTTP or SMTP route (an SMPP route has its window).
@@ -260,7 +262,8 @@ public actor SMSDispatcher {
             made = .http(try HTTPSMSSender(route: route, connectTimeout: settings.connectTimeout, requestTimeout: settings.requestTimeout),
                          AsyncLimiter(settings.requestsPerRoute))
         case .smtp:
-            made = .smtp(try SMTPSMSSender(route: route, connectTimeout: settings.connectTimeout, replyTimeout: settings.requestTimeout),
+            made = .smtp(try SMTPSMSSender(route: route, connectTimeout: settings.connectTimeout, replyTimeout: settings.requestTimeout,
+                                           idleTimeout: settings.smtpIdleTimeout),
                          AsyncLimiter(settings.requestsPerRoute))
         }
         senders[route.name] = made
@@ -271,7 +274,7 @@ public actor SMSDispatcher {
         switch sender {
         case .smpp(let client): await client.close()
         case .http(let http, _): await http.shutdown()
-        case .smtp: break
+        case .smtp(let smtp, _): smtp.shutdown()
         }
     }
 
