@@ -9,6 +9,11 @@
 //       transaction) into a fresh SQLite store, then the outbox dispatcher drains them over
 //       one bind: texts sent and recorded per second, from the first claim to the last
 //       outcome written.
+//   SMSBench smtp PORT COUNT [SENDERS] [IDLE_SECONDS] [CA_FILE]
+//       email-to-SMS: COUNT texts from SENDERS concurrent senders (default 4) to the SMTP
+//       server on PORT, with connections kept open IDLE_SECONDS for the next text (default
+//       30; 0: one connection per text), STARTTLS required when CA_FILE (the server's CA)
+//       is given: texts accepted per second.
 import Foundation
 import Notifications
 import Storage
@@ -21,7 +26,7 @@ func fail(_ message: String) -> Never {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 4, let port = Int(arguments[2]), let count = Int(arguments[3]), count > 0 else {
-    fail("usage: SMSBench smpp|outbox PORT COUNT [WINDOW] [SENDERS|MAILBOXES]")
+    fail("usage: SMSBench smpp|outbox|smtp PORT COUNT [WINDOW|SENDERS] [SENDERS|MAILBOXES|IDLE_SECONDS] [CA_FILE]")
 }
 let window = arguments.count > 4 ? Int(arguments[4]) ?? 10 : 10
 let fifth = arguments.count > 5 ? Int(arguments[5]) : nil
@@ -118,6 +123,38 @@ func outbox(mailboxes: Int) async {
     }
 }
 
+func smtp(senders: Int, idle: Double, caFile: String?) async {
+    let route = SMSRoute(name: "mail", kind: .smtp, host: "127.0.0.1", port: port, from: "voicemail@bench.test",
+                         startTLS: caFile == nil ? .never : .required, caFile: caFile)
+    let sender: SMTPSMSSender
+    do {
+        sender = try SMTPSMSSender(route: route, idleTimeout: .milliseconds(Int64(idle * 1000)))
+    } catch { fail("\(error)") }
+    let text = SMSText("Message vocal de 01 42 68 53 00 à 11:48 (0:42) : Rappelle-moi au sujet du contrat.")
+    let clock = ContinuousClock()
+    let start = clock.now
+    let failures = await withTaskGroup(of: Int.self) { group in
+        for first in 0..<senders {
+            group.addTask {
+                var failed = 0
+                for index in stride(from: first, to: count, by: senders) {
+                    let outcome = await sender.send(text, to: "+336\(String(format: "%08d", index))", domain: "sms.bench.test")
+                    if let failure = outcome.failure {
+                        failed += 1
+                        if failed == 1 { FileHandle.standardError.write(Data("SMSBench: \(failure)\n".utf8)) }
+                    }
+                }
+                return failed
+            }
+        }
+        return await group.reduce(0, +)
+    }
+    let elapsed = clock.now - start
+    sender.shutdown()
+    print("smtp: \(senders) senders, idle \(idle) s\(caFile == nil ? "" : ", STARTTLS"): \(rate(count, elapsed)) texts accepted, \(failures) failed")
+    if failures > 0 { exit(1) }
+}
+
 extension Range<Int> {
     func asyncCount(_ predicate: (Int) async throws -> Bool) async rethrows -> Int {
         var n = 0
@@ -129,5 +166,7 @@ extension Range<Int> {
 switch arguments[1] {
 case "smpp": await smpp(senders: fifth ?? 64)
 case "outbox": await outbox(mailboxes: fifth ?? 1000)
-default: fail("unknown mode \(arguments[1]) (smpp or outbox)")
+case "smtp": await smtp(senders: arguments.count > 4 ? Int(arguments[4]) ?? 4 : 4, idle: fifth.map(Double.init) ?? 30,
+                        caFile: arguments.count > 6 ? arguments[6] : nil)
+default: fail("unknown mode \(arguments[1]) (smpp, outbox or smtp)")
 }
