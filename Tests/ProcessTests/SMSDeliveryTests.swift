@@ -515,6 +515,38 @@ import Testing
         #expect(await Peers.eventually(timeout: .seconds(15)) { connections(to: port) == 0 })
     }
 
+    @Test func aServerThatLimitsItsSessionsGetsTheNextTextOnANewConnection() async throws {
+        let dir = try Peers.workDirectory("sms-smtp-limit")
+        let port = try await Peers.freePort(udp: false)
+        let server = try await Peers.smtpServer(port: port, messagesPerSession: 2, in: dir)
+        defer { server.process.stop() }
+        let mwid = try await RunningMWID("sms-smtp-limit", in: dir)
+        defer { mwid.stop() }
+        try await provision(mwid)
+        let route = try await mwid.mwictl(["sms", "route", "new", "mail", "--kind", "smtp", "--host", "127.0.0.1", "--port", "\(port)",
+                                           "--from", "voicemail@mwid.test", "--start-tls", "never"])
+        try #require(route.status == 0, "\(route.err)")
+        let carrier = try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Mail", "--route", "mail", "--email-domain", "sms.test"])
+        try #require(carrier.status == 0, "\(carrier.err)")
+        try await mailbox(mwid, "erin@example.com", "1238", option: "VoiceMailAndMissedCalls")
+        #expect(try await mwid.mwictl(["mailbox", "sms", "setup", "erin@example.com", "--locale", "fr-FR", "--carrier", "Mail",
+                                       "--number", "07 00 00 00 03"]).status == 0)
+        try #require(await Peers.eventually { Peers.mails(server.maildir).count == 1 })
+        let passcode = try #require(code(in: [Peers.mailBody(Peers.mails(server.maildir)[0])]))
+        #expect(try await mwid.mwictl(["mailbox", "sms", "verify", "erin@example.com", "--code", passcode]).status == 0)
+        for (count, caller) in [(2, "+14155550100"), (3, "+14155550101")] {
+            #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "erin@example.com", "--from", caller]).status == 0)
+            // The third is refused on the kept connection (452: two per session) and goes at
+            // once on a new one: not after the retry back-off (30 s).
+            #expect(await Peers.eventually(timeout: .seconds(10)) { Peers.mails(server.maildir).count == count })
+        }
+        let peers = Peers.mails(server.maildir).map(peer)
+        #expect(peers.count == 3 && peers[0] == peers[1] && peers[2] != nil && peers[2] != peers[1], "\(peers)")
+        let texts = try await history(mwid, "erin@example.com")
+        #expect(texts.compactMap { $0["status"] as? String } == ["sent", "sent"] && texts.allSatisfy { $0["attempts"] as? Int == 1 },
+                "\(texts)")
+    }
+
     @Test func aTextBeingSentWhenMwidDiesIsNotSentTwice() async throws {
         let dir = try Peers.workDirectory("sms-crash")
         // An SMSC that accepts the connection and never answers the bind.

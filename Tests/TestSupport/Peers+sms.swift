@@ -84,17 +84,26 @@ extension Peers {
     }
 
     /// aiosmtpd on 127.0.0.1:`port` storing every message in `DIR/maildir-PORT/new`,
-    /// offering STARTTLS with `pki`'s certificate when given.
-    public static func smtpServer(port: Int, pki: TestPKI? = nil, in dir: URL) async throws -> (process: PeerProcess, maildir: URL) {
+    /// offering STARTTLS with `pki`'s certificate when given; taking at most
+    /// `messagesPerSession` messages on one connection when given (Tests/Peers/smtp_limited.py:
+    /// MAIL FROM is then answered 452).
+    public static func smtpServer(port: Int, pki: TestPKI? = nil, messagesPerSession: Int? = nil,
+                                  in dir: URL) async throws -> (process: PeerProcess, maildir: URL) {
         let maildir = dir.appendingPathComponent("maildir-\(port)")
         for sub in ["tmp", "new", "cur"] {
             try FileManager.default.createDirectory(at: maildir.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         var arguments = ["-m", "aiosmtpd", "-n", "-l", "127.0.0.1:\(port)"]
         if let pki { arguments += ["--tlscert", pki.certificateFile, "--tlskey", pki.keyFile, "--no-requiretls"] }
-        arguments += ["-c", "aiosmtpd.handlers.Mailbox", maildir.path]
-        let process = try PeerProcess("smtp-\(port)", try python(), arguments, in: dir, limit: 120,
-                                      environment: ["PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"])
+        var environment = ["PYTHONUNBUFFERED": "1", "PATH": "/usr/bin:/bin"]
+        if let messagesPerSession {
+            arguments += ["-c", "smtp_limited.SessionLimited", maildir.path]
+            environment["PYTHONPATH"] = peerScripts.path
+            environment["SMTP_MESSAGES_PER_SESSION"] = "\(messagesPerSession)"
+        } else {
+            arguments += ["-c", "aiosmtpd.handlers.Mailbox", maildir.path]
+        }
+        let process = try PeerProcess("smtp-\(port)", try python(), arguments, in: dir, limit: 120, environment: environment)
         try await waitUntilListening(port: port, udp: false, process: process)
         return (process, maildir)
     }

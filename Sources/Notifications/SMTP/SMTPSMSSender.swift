@@ -94,8 +94,9 @@ enum SMTPMessage {
 /// Connections are kept open between texts for `idleTimeout` (one greeting, STARTTLS and
 /// AUTH for a burst of texts, as mail servers expect of a client), one text at a time on
 /// each. A kept connection that turns out to be closed before the text was handed over
-/// (the server dropped it while idle, or is closing: 421) gives way to a new one; the text
-/// does not fail for it.
+/// (the server dropped it while idle, or is closing: 421), or that the server will take no
+/// more texts on (a 4xx answer to MAIL FROM), gives way to a new one; the text does not
+/// fail for it.
 public final class SMTPSMSSender: Sendable {
     public let route: SMSRoute
     private let options: SMTPConnection.Options
@@ -222,8 +223,9 @@ final class SMTPConnection: Sendable {
         case sent
         /// The server refused the text; `reusable`: it accepted a RSET after.
         case refused(SMTPFailure, reusable: Bool)
-        /// The connection failed (or the server is closing it: 421); `handedOver`: after
-        /// the message was sent, so the server may have taken it.
+        /// The connection failed, or takes no more texts (421, closing; or a 4xx answer to
+        /// MAIL FROM, as servers that limit the messages of a session say it); `handedOver`:
+        /// after the message was sent, so the server may have taken it.
         case lost(SMTPFailure, handedOver: Bool)
 
         var keepsConnection: Bool {
@@ -407,7 +409,13 @@ struct SMTPSession {
     mutating func run(_ transaction: SMTPConnection.Transaction) async -> SMTPConnection.Result {
         var handedOver = false
         do {
-            try await expect(250, after: "MAIL FROM:<\(transaction.from)>", what: "sender")
+            do {
+                try await expect(250, after: "MAIL FROM:<\(transaction.from)>", what: "sender")
+            } catch let failure as SMTPFailure where (400..<500).contains(failure.code ?? 0) {
+                // Not now on this connection (a session's limit of messages, say); a new
+                // connection may take it at once.
+                return .lost(failure, handedOver: false)
+            }
             try await expect(250, after: "RCPT TO:<\(transaction.to)>", what: "recipient", also: [251])
             try await expect(354, after: "DATA", what: "DATA")
             // Handed over: from here a lost answer may hide an accepted message.
