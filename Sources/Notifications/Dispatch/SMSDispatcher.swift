@@ -24,6 +24,8 @@ public struct SMSDispatchSettings: Sendable {
     public var recordInterval: Duration = .milliseconds(20)
     /// Routes and carriers are read again when older than this.
     public var catalogLifetime: Duration = .seconds(2)
+    /// How long stopping waits for the texts being sent.
+    public var stopGrace: Duration = .seconds(2)
 
     public init() {}
 }
@@ -62,6 +64,9 @@ public actor SMSDispatcher {
     private var waiter: CheckedContinuation<Void, Never>?
     private var signalled = false
     private var stopped = false
+    /// `stop()` waiting for the texts being sent (resumed when the last one is done, or
+    /// after `stopGrace`).
+    private var draining: [CheckedContinuation<Void, Never>] = []
 
     private let sentCounter = Counter(label: "mwid_sms_sent_total")
     private let failedCounter = Counter(label: "mwid_sms_failed_total")
@@ -144,11 +149,22 @@ public actor SMSDispatcher {
         }
     }
 
-    /// Stops sending: what is being sent finishes, the binds are closed.
+    /// Stops sending: what is being sent finishes (within `stopGrace`; a text still being
+    /// handed over after it stays `sending`, and is `unconfirmed` at the next start), the
+    /// binds are closed.
     public func stop() async {
         stopped = true
         signal()
-        for _ in 0..<200 where inFlight > 0 { try? await Task.sleep(for: .milliseconds(10)) }
+        if inFlight > 0 {
+            let grace = settings.stopGrace
+            await withCheckedContinuation { continuation in
+                draining.append(continuation)
+                Task {
+                    try? await Task.sleep(for: grace)
+                    self.drained()
+                }
+            }
+        }
         await flush()
         for sender in senders.values { await close(sender) }
         senders = [:]
@@ -285,6 +301,13 @@ public actor SMSDispatcher {
         finished.append(record)
         scheduleFlush(after: settings.recordInterval)
         signal()
+        if inFlight == 0 { drained() }
+    }
+
+    private func drained() {
+        let waiting = draining
+        draining = []
+        for continuation in waiting { continuation.resume() }
     }
 
     private func scheduleFlush(after interval: Duration) {
