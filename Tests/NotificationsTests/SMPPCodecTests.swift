@@ -68,6 +68,14 @@ import UnifiedMessaging
         let replies = try reader.feed(Array("250 AUTH PLAIN LOGIN\r\n".utf8))
         #expect(replies.first?.lines == ["mail", "STARTTLS", "AUTH PLAIN LOGIN"])
         #expect(throws: SMTPFailure.self) { try reader.feed(Array("hello there\r\n".utf8)) }
+        // An endless reply is refused, however it is cut into reads.
+        var endless = SMTPReplyReader()
+        #expect(throws: SMTPFailure.self) {
+            for _ in 0...SMTPReplyReader.maximumLines { _ = try endless.feed(Array("250-x\r\n".utf8)) }
+        }
+        var longest = SMTPReplyReader()
+        let fine = try longest.feed(Array((String(repeating: "250-x\r\n", count: SMTPReplyReader.maximumLines - 1) + "250 x\r\n").utf8))
+        #expect(fine.first?.lines.count == SMTPReplyReader.maximumLines)
     }
 
     @Test func mailCarriesTheTextAsBase64UTF8() throws {

@@ -16,6 +16,9 @@ struct SMTPReplyReader {
 
     private var buffer: [UInt8] = []
     private var lines: [String] = []
+    /// A reply longer than this is refused (a server cannot make mwid hold an endless one
+    /// until the timeout; EHLO's, the longest expected, has a line per extension).
+    static let maximumLines = 512
 
     /// The replies completed by `bytes`, or an error for a line that is not a reply.
     mutating func feed(_ bytes: some Sequence<UInt8>) throws(SMTPFailure) -> [Reply] {
@@ -30,6 +33,9 @@ struct SMTPReplyReader {
                 throw SMTPFailure(.temporary, "the SMTP server sent something that is not a reply: \(String(decoding: line.prefix(80), as: UTF8.self))")
             }
             let more = line.count > 3 && line[3] == UInt8(ascii: "-")
+            guard lines.count < Self.maximumLines else {
+                throw SMTPFailure(.temporary, "the SMTP server sent a reply of more than \(Self.maximumLines) lines")
+            }
             lines.append(String(decoding: line.dropFirst(4), as: UTF8.self))
             if !more {
                 replies.append(Reply(code: code, lines: lines))
