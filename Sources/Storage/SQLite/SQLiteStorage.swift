@@ -25,7 +25,7 @@ public final class SQLiteStorage: Storage {
     public enum CommitSync: String, Sendable, CaseIterable {
         /// Synced before the answer: an answered write survives a crash of mwid and a
         /// power cut or kernel crash. (The writer commits with SQLite's `synchronous =
-        /// NORMAL` and mwid syncs the WAL itself, beside the next commit: see `WALFlusher`.)
+        /// NORMAL` and mwid syncs the WAL itself after each commit: see `WALFlusher`.)
         case full
         /// Written to the WAL but not synced (SQLite `synchronous = NORMAL`): an answered
         /// write survives a crash of mwid; a power cut or kernel crash may lose the last

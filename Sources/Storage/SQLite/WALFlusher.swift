@@ -3,39 +3,30 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import Metrics
 import Synchronization
 
-/// Makes committed transactions durable: syncs the WAL file to the disk, for every commit
-/// made before the sync began, on a thread of its own.
+/// Makes committed transactions durable: syncs the WAL file to the disk. The group commit
+/// calls it after each commit, before the commit's writes are answered.
 ///
 /// The writer commits with `synchronous = NORMAL`: a commit is in the WAL (the kernel's page
 /// cache) and visible to readers when COMMIT returns, and would survive a crash of mwid
-/// but not a power cut. Its writes are answered only once this has synced it. Meanwhile the
-/// writer goes on with the next batch, and the MWI engine may already send the lamp its new
-/// state: the sync (≈ 0.2 ms on this machine's disk, far more on others) is on neither path.
-/// One sync serves every commit made while the previous one ran.
+/// but not a power cut. The MWI engine is told of it then, and may send the lamp its new
+/// state while the WAL is synced here; the writes are answered once it is.
 ///
 /// A sync that fails is reported to the writes it was for: they are not answered as
 /// durable (PostgreSQL's lesson: a failed fsync cannot be retried into success).
 final class WALFlusher: Sendable {
     private let walPath: String
     private let databasePath: String
-    private struct Waiting {
-        var done: [@Sendable ((any Error)?) -> Void] = []
-        var syncing = false
-    }
-    private let waiting = Mutex(Waiting())
-    /// The WAL file kept open (used on `queue` only), with the identity of the file it is:
-    /// a WAL deleted and made again is a new file, opened again.
+    /// The WAL file kept open, with the identity of the file it is: a WAL deleted and made
+    /// again is a new file, opened again.
     private struct OpenFile {
         var descriptor: Int32 = -1
         var device: UInt64 = 0
         var inode: UInt64 = 0
     }
     private let file = Mutex(OpenFile())
-    private let queue = DispatchQueue(label: "mwid.storage.flush")
     private let synced = Atomic<Int>(0)
     private let syncs = Counter(label: "mwid_storage_wal_syncs_total")
     private let syncTime = Metrics.Timer(label: "mwid_storage_wal_sync_duration")
@@ -54,38 +45,19 @@ final class WALFlusher: Sendable {
     /// How many syncs have run (for tests and diagnostics).
     var syncCount: Int { synced.load(ordering: .relaxed) }
 
-    /// Syncs everything committed so far, then calls `done` (nil, or why it failed) on the
-    /// flush thread.
-    func flush(then done: @escaping @Sendable ((any Error)?) -> Void) {
-        let start = waiting.withLock { waiting in
-            waiting.done.append(done)
-            defer { waiting.syncing = true }
-            return !waiting.syncing
-        }
-        if start { queue.async { self.drain() } }
-    }
-
-    private func drain() {
-        while true {
-            let group = waiting.withLock { waiting -> [@Sendable ((any Error)?) -> Void] in
-                let group = waiting.done
-                waiting.done.removeAll(keepingCapacity: true)
-                if group.isEmpty { waiting.syncing = false }
-                return group
-            }
-            guard !group.isEmpty else { return }
-            let start = ContinuousClock.now
-            let error = sync()
-            let elapsed = (ContinuousClock.now - start).components
-            syncTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-            syncs.increment()
-            synced.add(1, ordering: .relaxed)
-            for done in group { done(error) }
-        }
+    /// Syncs everything committed so far: nil, or why it could not.
+    func sync() -> (any Error)? {
+        let start = ContinuousClock.now
+        let error = syncFile()
+        let elapsed = (ContinuousClock.now - start).components
+        syncTime.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        syncs.increment()
+        synced.add(1, ordering: .relaxed)
+        return error
     }
 
     /// Syncs the WAL's data (`fdatasync`); with no WAL file, the database file itself.
-    func sync() -> (any Error)? {
+    private func syncFile() -> (any Error)? {
         file.withLock { open in
             var current = stat()
             guard stat(walPath, &current) == 0 else {
