@@ -472,6 +472,23 @@ import Testing
         }.count
     }
 
+    /// An email-to-SMS route in clear to the SMTP server on `port`, carrier `Mail`, and
+    /// `identity` with its number verified through it (the passcode is the first mail in
+    /// `maildir`).
+    func verifiedByMail(_ mwid: RunningMWID, port: Int, maildir: URL, _ identity: String, _ ext: String, number: String) async throws {
+        let route = try await mwid.mwictl(["sms", "route", "new", "mail", "--kind", "smtp", "--host", "127.0.0.1", "--port", "\(port)",
+                                           "--from", "voicemail@mwid.test", "--start-tls", "never"])
+        try #require(route.status == 0, "\(route.err)")
+        let carrier = try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Mail", "--route", "mail", "--email-domain", "sms.test"])
+        try #require(carrier.status == 0, "\(carrier.err)")
+        try await mailbox(mwid, identity, ext, option: "VoiceMailAndMissedCalls")
+        #expect(try await mwid.mwictl(["mailbox", "sms", "setup", identity, "--locale", "fr-FR", "--carrier", "Mail",
+                                       "--number", number]).status == 0)
+        try #require(await Peers.eventually { Peers.mails(maildir).count == 1 })
+        let passcode = try #require(code(in: [Peers.mailBody(Peers.mails(maildir)[0])]))
+        #expect(try await mwid.mwictl(["mailbox", "sms", "verify", identity, "--code", passcode]).status == 0)
+    }
+
     @Test func keptSMTPConnectionsCarryTheNextTextsAndAreReplacedOrClosed() async throws {
         let dir = try Peers.workDirectory("sms-smtp-kept")
         let port = try await Peers.freePort(udp: false)
@@ -480,19 +497,8 @@ import Testing
         let mwid = try await RunningMWID("sms-smtp-kept", in: dir, arguments: ["--sms-smtp-idle-timeout", "4"])
         defer { mwid.stop() }
         try await provision(mwid)
-        let route = try await mwid.mwictl(["sms", "route", "new", "mail", "--kind", "smtp", "--host", "127.0.0.1", "--port", "\(port)",
-                                           "--from", "voicemail@mwid.test", "--start-tls", "never"])
-        try #require(route.status == 0, "\(route.err)")
-        let carrier = try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Mail", "--route", "mail", "--email-domain", "sms.test"])
-        try #require(carrier.status == 0, "\(carrier.err)")
-        try await mailbox(mwid, "dave@example.com", "1237", option: "VoiceMailAndMissedCalls")
-
         // The passcode, then a missed call's text: one connection for both.
-        #expect(try await mwid.mwictl(["mailbox", "sms", "setup", "dave@example.com", "--locale", "fr-FR", "--carrier", "Mail",
-                                       "--number", "07 00 00 00 02"]).status == 0)
-        try #require(await Peers.eventually { Peers.mails(server.maildir).count == 1 })
-        let passcode = try #require(code(in: [Peers.mailBody(Peers.mails(server.maildir)[0])]))
-        #expect(try await mwid.mwictl(["mailbox", "sms", "verify", "dave@example.com", "--code", passcode]).status == 0)
+        try await verifiedByMail(mwid, port: port, maildir: server.maildir, "dave@example.com", "1237", number: "07 00 00 00 02")
         #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "dave@example.com", "--from", "+14155550100"]).status == 0)
         try #require(await Peers.eventually { Peers.mails(server.maildir).count == 2 })
         let first = Peers.mails(server.maildir).map(peer)
@@ -523,17 +529,7 @@ import Testing
         let mwid = try await RunningMWID("sms-smtp-limit", in: dir)
         defer { mwid.stop() }
         try await provision(mwid)
-        let route = try await mwid.mwictl(["sms", "route", "new", "mail", "--kind", "smtp", "--host", "127.0.0.1", "--port", "\(port)",
-                                           "--from", "voicemail@mwid.test", "--start-tls", "never"])
-        try #require(route.status == 0, "\(route.err)")
-        let carrier = try await mwid.mwictl(["sms", "carrier", "new", "fr-FR", "Mail", "--route", "mail", "--email-domain", "sms.test"])
-        try #require(carrier.status == 0, "\(carrier.err)")
-        try await mailbox(mwid, "erin@example.com", "1238", option: "VoiceMailAndMissedCalls")
-        #expect(try await mwid.mwictl(["mailbox", "sms", "setup", "erin@example.com", "--locale", "fr-FR", "--carrier", "Mail",
-                                       "--number", "07 00 00 00 03"]).status == 0)
-        try #require(await Peers.eventually { Peers.mails(server.maildir).count == 1 })
-        let passcode = try #require(code(in: [Peers.mailBody(Peers.mails(server.maildir)[0])]))
-        #expect(try await mwid.mwictl(["mailbox", "sms", "verify", "erin@example.com", "--code", passcode]).status == 0)
+        try await verifiedByMail(mwid, port: port, maildir: server.maildir, "erin@example.com", "1238", number: "07 00 00 00 03")
         for (count, caller) in [(2, "+14155550100"), (3, "+14155550101")] {
             #expect(try await mwid.mwictl(["call", "missed", "--mailbox", "erin@example.com", "--from", caller]).status == 0)
             // The third is refused on the kept connection (452: two per session) and goes at

@@ -38,29 +38,41 @@ func rate(_ n: Int, _ elapsed: Duration) -> String {
     return "\(Int((Double(n) / seconds).rounded()))/s (\(n) in \(String(format: "%.2f", seconds)) s)"
 }
 
-func smpp(senders: Int) async {
-    let client: SMPPClient
-    do { client = try SMPPClient(route: route) } catch { fail("\(error)") }
-    let text = SMSText("Message vocal de 01 42 68 53 00 à 11:48 (0:42) : Rappelle-moi au sujet du contrat.")
-    // Bound before the clock starts.
-    guard (await client.submit(text, to: "+33600000000", reference: 0, partsSent: 0)).failure == nil else { fail("the SMSC refused") }
+let text = SMSText("Message vocal de 01 42 68 53 00 à 11:48 (0:42) : Rappelle-moi au sujet du contrat.")
+
+/// Texts 0 … COUNT-1 (to +336 and the index in 8 digits) from `senders` concurrent senders,
+/// each taking every `senders`-th: how many failed (the first failure is printed) and how
+/// long it took.
+func sendAll(senders: Int, _ send: @escaping @Sendable (_ index: Int, _ number: String) async -> SMSSendOutcome) async
+    -> (failures: Int, elapsed: Duration)
+{
     let clock = ContinuousClock()
     let start = clock.now
     let failures = await withTaskGroup(of: Int.self) { group in
-        for sender in 0..<senders {
+        for first in 0..<senders {
             group.addTask {
                 var failed = 0
-                for index in stride(from: sender, to: count, by: senders) {
-                    let outcome = await client.submit(text, to: "+336\(String(format: "%08d", index))", reference: UInt8(index & 0xFF),
-                                                      partsSent: 0)
-                    if outcome.failure != nil { failed += 1 }
+                for index in stride(from: first, to: count, by: senders) {
+                    guard let failure = await send(index, "+336\(String(format: "%08d", index))").failure else { continue }
+                    failed += 1
+                    if failed == 1 { FileHandle.standardError.write(Data("SMSBench: \(failure)\n".utf8)) }
                 }
                 return failed
             }
         }
         return await group.reduce(0, +)
     }
-    let elapsed = clock.now - start
+    return (failures, clock.now - start)
+}
+
+func smpp(senders: Int) async {
+    let client: SMPPClient
+    do { client = try SMPPClient(route: route) } catch { fail("\(error)") }
+    // Bound before the clock starts.
+    guard (await client.submit(text, to: "+33600000000", reference: 0, partsSent: 0)).failure == nil else { fail("the SMSC refused") }
+    let (failures, elapsed) = await sendAll(senders: senders) { index, number in
+        await client.submit(text, to: number, reference: UInt8(index & 0xFF), partsSent: 0)
+    }
     await client.close()
     print("smpp: window \(window), \(senders) senders: \(rate(count, elapsed)) submit_sm accepted, \(failures) failed")
     if failures > 0 { exit(1) }
@@ -130,26 +142,9 @@ func smtp(senders: Int, idle: Double, caFile: String?) async {
     do {
         sender = try SMTPSMSSender(route: route, idleTimeout: .milliseconds(Int64(idle * 1000)))
     } catch { fail("\(error)") }
-    let text = SMSText("Message vocal de 01 42 68 53 00 à 11:48 (0:42) : Rappelle-moi au sujet du contrat.")
-    let clock = ContinuousClock()
-    let start = clock.now
-    let failures = await withTaskGroup(of: Int.self) { group in
-        for first in 0..<senders {
-            group.addTask {
-                var failed = 0
-                for index in stride(from: first, to: count, by: senders) {
-                    let outcome = await sender.send(text, to: "+336\(String(format: "%08d", index))", domain: "sms.bench.test")
-                    if let failure = outcome.failure {
-                        failed += 1
-                        if failed == 1 { FileHandle.standardError.write(Data("SMSBench: \(failure)\n".utf8)) }
-                    }
-                }
-                return failed
-            }
-        }
-        return await group.reduce(0, +)
+    let (failures, elapsed) = await sendAll(senders: senders) { _, number in
+        await sender.send(text, to: number, domain: "sms.bench.test")
     }
-    let elapsed = clock.now - start
     sender.shutdown()
     print("smtp: \(senders) senders, idle \(idle) s\(caFile == nil ? "" : ", STARTTLS"): \(rate(count, elapsed)) texts accepted, \(failures) failed")
     if failures > 0 { exit(1) }
