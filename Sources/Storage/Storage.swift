@@ -94,8 +94,8 @@ public protocol Storage: Sendable {
     /// Stores a new subscription or the new state of one (refresh, CSeq reservation).
     /// Refused with `notFound` when the mailbox no longer exists.
     func save(_ subscription: MWISubscription) async throws
-    /// Forgets a subscription; nothing happens when it is already gone.
-    func removeSubscription(id: String) async throws
+    /// Forgets a subscription of `mailbox`; nothing happens when it is already gone.
+    func removeSubscription(id: String, mailbox: String) async throws
 
     // MARK: Externally-fed mailboxes (SIP PUBLISH, RFC 3903; PUT mwi)
     /// Applies a publication to an `External` mailbox in one transaction: its counts become

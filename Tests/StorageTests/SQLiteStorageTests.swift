@@ -148,7 +148,8 @@ import UnifiedMessaging
                                                               "v6: SMS routes, carrier catalog, mailbox text settings, outbox, missed calls",
                                                               "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)",
                                                               "v8: publications keyed by mailbox and entity tag",
-                                                              "v9: voice messages keyed by mailbox and id"])
+                                                              "v9: voice messages keyed by mailbox and id",
+                                                              "v10: subscriptions keyed by mailbox and id"])
         }
         let reopened = try SQLiteStorage(path: path)
         #expect(try await reopened.dialPlans().map(\.name) == ["Paris"])
@@ -382,7 +383,7 @@ import UnifiedMessaging
         #expect(await refusal { try await storage.save(orphan) }?.code == .notFound)
         try await storage.removeMailbox(identity: "alice@example.com")
         #expect(try await storage.subscriptions().isEmpty, "a mailbox's subscriptions go with it")
-        try await storage.removeSubscription(id: "a1b2c3d4e5f60718")  // already gone: nothing happens
+        try await storage.removeSubscription(id: "a1b2c3d4e5f60718", mailbox: "alice@example.com")  // already gone: nothing happens
     }
 
     @Test func mailboxesAreFoundByExtensionOrResourceIdentifier() async throws {

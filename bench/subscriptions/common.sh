@@ -42,10 +42,11 @@ export MWID_URL=http://127.0.0.1:$http MWID_TOKEN; MWID_TOKEN=$(cat "$run/data/a
 stop
 python3 bench/mwi/populate.py "$run/data/mwid.sqlite" "$count" >/dev/null
 
-# A crowd reads commands on a FIFO: mark, report, quit.
+# A crowd reads commands on a FIFO: mark, report, quit. With order=shuffled (set by the
+# script) its phones subscribe to their extensions in a scattered order, not one by one.
 launch() {  # NAME COUNT FIRST
   mkfifo "$run/$1.in"
-  "$crowd" subscribe "$sip" "$2" 500 "$3" < "$run/$1.in" >> "$run/$1.out" 2>&1 &  # appends: report truncates it
+  "$crowd" subscribe "$sip" "$2" 500 "$3" ${order:-} < "$run/$1.in" >> "$run/$1.out" 2>&1 &  # appends: report truncates it
   crowds+=($!)
   exec {fd}> "$run/$1.in"
   eval "fd_$1=$fd"

@@ -3,10 +3,11 @@
  * is not what limits the rates measured: phones subscribing to their mailboxes on a
  * running mwid over UDP with digest, then answering NOTIFYs.
  *
- *   subscribe-load subscribe MWID_PORT COUNT WINDOW [FIRST]
+ *   subscribe-load subscribe MWID_PORT COUNT WINDOW [FIRST [shuffled]]
  *
  * Phones 0 … COUNT-1 subscribe to extensions FIRST+i (7 digits, user name the extension,
- * password "secret"), WINDOW at a time: SUBSCRIBE, 401, SUBSCRIBE with credentials (MD5
+ * password "secret"), WINDOW at a time (`shuffled`: the extensions FIRST … FIRST+COUNT-1
+ * in a scattered order, as phones that restart together subscribe; else in order): SUBSCRIBE, 401, SUBSCRIBE with credentials (MD5
  * digest, qop=auth when offered; a new challenge, for a stale nonce, answered again), 200;
  * the unanswered sent again every second, as retransmissions (the same branch). Every
  * NOTIFY is answered 200 and counted. Once the crowd is subscribed it prints
@@ -30,6 +31,7 @@
 #include "sip-lite.h"
 
 static int mwid_port, local_port, count, window, first;
+static long long stride = 1; /* phone i subscribes to FIRST + (i * stride) mod COUNT */
 static struct sockaddr_in mwid;
 static uint64_t branch_seed;
 static unsigned char *state; /* per phone: 0 not started, 1 waiting for the 401, 2 for the 200, 3 done */
@@ -53,8 +55,12 @@ static void md5_hex(const char *text, size_t n, char out[33]) {
 /* Phone i's SUBSCRIBE: a new transaction, or (`again`) its request sent once more as a
  * retransmission, with the same branch, so that the server answers it from the
  * transaction instead of taking it for a replay of the credentials. */
+static int extension_of(int i) { return first + (int)(((long long)i * stride) % count); }
+
+static long long gcd(long long a, long long b) { return b ? gcd(b, a % b) : a; }
+
 static void subscribe(int i, int again) {
-    int ext = first + i;
+    int ext = extension_of(i);
     if (!again) branches[i] = ++branch_seed;
     char *o = slot(&mwid);
     int n = snprintf(o, DATAGRAM,
@@ -114,7 +120,7 @@ static int answer(int i, const char *in, size_t len) {
             if ((an == 0 || (an == 3 && !strncasecmp(a, "MD5", 3))) && rn && nn) {
                 int auth = qn && memmem(qop, qn, "auth", 4) != NULL;
                 char text[1024], ha1[33], ha2[33], response[33], uri[64], cnonce[17];
-                int ext = first + i;
+                int ext = extension_of(i);
                 snprintf(uri, sizeof uri, "sip:%07d@127.0.0.1:%d", ext, mwid_port);
                 snprintf(cnonce, sizeof cnonce, "%016llx", (unsigned long long)(branch_seed * 2654435761u + (uint64_t)i));
                 int t = snprintf(text, sizeof text, "%07d:%.*s:secret", ext, (int)rn, realm);
@@ -185,8 +191,8 @@ static void on_datagram(const char *in, size_t len, const struct sockaddr_in *fr
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || strcmp(argv[1], "subscribe")) {
-        fprintf(stderr, "usage: subscribe-load subscribe MWID_PORT COUNT WINDOW [FIRST]\n");
+    if (argc < 5 || strcmp(argv[1], "subscribe") || (argc > 6 && strcmp(argv[6], "shuffled"))) {
+        fprintf(stderr, "usage: subscribe-load subscribe MWID_PORT COUNT WINDOW [FIRST [shuffled]]\n");
         return 2;
     }
     mwid_port = atoi(argv[2]);
@@ -197,6 +203,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "subscribe-load: MWID_PORT 1-65535, COUNT and WINDOW > 0, FIRST+COUNT at most 10000000\n");
         return 2;
     }
+    if (argc > 6) /* a stride near COUNT/golden ratio, prime to COUNT: a permutation that scatters */
+        for (stride = (long long)(count * 0.6180339887) | 1; gcd(stride, count) != 1; stride += 2) {}
     out_buf = malloc((size_t)OUTGOING * DATAGRAM);
     state = calloc((size_t)count, 1);
     authorization = calloc((size_t)count, sizeof *authorization);

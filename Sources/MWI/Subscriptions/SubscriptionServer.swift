@@ -171,6 +171,15 @@ public actor SubscriptionServer {
         }
     }
 
+    /// A subscription's id and local tag: 60 random bits, drawn again in the unlikely case
+    /// that they name a live subscription (storage keys subscriptions by mailbox and id,
+    /// and the registry by id alone).
+    private func newID() -> String {
+        var id = SIPIdentifiers.tag()
+        while live[id] != nil { id = SIPIdentifiers.tag() }
+        return id
+    }
+
     /// The per-address flood guard (trusted peers are not limited).
     nonisolated func limit(_ incoming: SIPIncomingRequest) -> SIPRefusal? {
         let address = incoming.source.ipAddress ?? "?"
@@ -194,7 +203,7 @@ public actor SubscriptionServer {
         let (host, port) = await sentBy(incoming.transport)
         var response = request.makeResponse(statusCode: 200, toTag: nil)
         let dialog = MWISubscription(
-            id: SIPIdentifiers.tag(), mailbox: target.identity, callID: intent.callID, remoteTag: intent.fromTag,
+            id: newID(), mailbox: target.identity, callID: intent.callID, remoteTag: intent.fromTag,
             localURI: intent.to.description, remoteURI: intent.from.description,
             remoteTarget: intent.contact?.description ?? "", routeSet: intent.routeSet,
             transport: incoming.transport.rawValue, source: Self.show(incoming.source), eventID: intent.eventID,
@@ -259,7 +268,7 @@ public actor SubscriptionServer {
         if intent.expires == 0 {
             let cseq = sub.cseq
             remove(id)
-            try? await storage.removeSubscription(id: id)
+            try? await storage.removeSubscription(id: id, mailbox: sub.record.mailbox)
             logger.info("unsubscribed", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(id)"])
             let record = sub.record
             return SIPReply(response, afterSending: { self.sendFinal(record, cseq: cseq, state: state, reason: "timeout") })
@@ -498,7 +507,7 @@ public actor SubscriptionServer {
     /// False when there is no such subscription of that mailbox.
     public func end(id: String, mailbox: String) async -> Bool {
         guard let sub = live[id], sub.record.mailbox == mailbox, let ended = remove(id) else { return false }
-        try? await storage.removeSubscription(id: id)
+        try? await storage.removeSubscription(id: id, mailbox: mailbox)
         try? await storage.log(.info, kind: "subscription.ended", subject: mailbox,
                                message: "subscription \(id) of \(ended.record.subscriber) ended by an administrator")
         sendFinal(ended.record, cseq: ended.cseq, state: ended.notifiedState ?? MessageWaitingState(), reason: "deactivated")
@@ -528,7 +537,7 @@ public actor SubscriptionServer {
         var mailboxes: [String] = []
         for record in stored {
             guard record.expiresAt > now else {
-                try? await storage.removeSubscription(id: record.id)
+                try? await storage.removeSubscription(id: record.id, mailbox: record.mailbox)
                 sendFinal(record, cseq: record.localCSeqReserved, state: MessageWaitingState(), reason: "timeout")
                 continue
             }
@@ -745,7 +754,7 @@ public actor SubscriptionServer {
         logger.notice("subscription ended", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(id)", "cause": "\(why)"])
         let storage = self.storage, mailbox = sub.record.mailbox, subscriber = sub.record.subscriber
         Task {
-            try? await storage.removeSubscription(id: id)
+            try? await storage.removeSubscription(id: id, mailbox: mailbox)
             try? await storage.log(.info, kind: "subscription.ended", subject: mailbox,
                                    message: "subscription \(id) of \(subscriber) ended: \(why)")
         }
@@ -794,16 +803,16 @@ public actor SubscriptionServer {
         waker = nil
         wakerAt = nil
         let now = nowNanos()
-        var expired: [String] = []
+        var expired: [(id: String, mailbox: String)] = []
         while let entry = expiries.popFirst(dueAt: now) {
             guard let sub = live[entry.id], sub.expiresAt == entry.deadline, let ended = remove(entry.id) else { continue }
             logger.info("subscription expired", metadata: ["mailbox": "\(sub.record.mailbox)", "subscription": "\(entry.id)"])
-            expired.append(entry.id)
+            expired.append((entry.id, ended.record.mailbox))
             sendFinal(ended.record, cseq: ended.cseq, state: ended.notifiedState ?? MessageWaitingState(), reason: "timeout")
         }
         if !expired.isEmpty {
             let storage = self.storage
-            Task { for id in expired { try? await storage.removeSubscription(id: id) } }
+            Task { for (id, mailbox) in expired { try? await storage.removeSubscription(id: id, mailbox: mailbox) } }
         }
         while let entry = retries.popFirst(dueAt: now) {
             guard let sub = live[entry.id], sub.retryAt == entry.deadline else { continue }

@@ -159,7 +159,7 @@ extension MWISubscription {
     }
 
     var arguments: StatementArguments {
-        [id, mailbox, callID, remoteTag, localURI, remoteURI, remoteTarget, routeSet.joined(separator: "\n"), transport,
+        [mailbox, id, callID, remoteTag, localURI, remoteURI, remoteTarget, routeSet.joined(separator: "\n"), transport,
          source, eventID, remoteCSeq, localCSeqReserved, expiresAt.timeIntervalSince1970, createdAt.timeIntervalSince1970,
          subscriber]
     }

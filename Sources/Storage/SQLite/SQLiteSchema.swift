@@ -292,6 +292,42 @@ enum SQLiteSchema {
                 ALTER TABLE voice_message_v9 RENAME TO voice_message;
                 """)
         }
+        // A new subscription wrote three b-trees: the table's end, its random id into the
+        // key's index and its mailbox into the by-mailbox index; that write was a fifth of a
+        // subscription's CPU (session 24). Keyed by (mailbox, id) without a rowid, as voice
+        // messages are since v9, it is one entry on its mailbox's page, and that key is the
+        // by-mailbox index (the cascade from a removed mailbox, a mailbox's listing).
+        // Subscriptions are ended within their mailbox; an id is 60 random bits, and the
+        // notifier draws another should one be live already.
+        migrator.registerMigration("v10: subscriptions keyed by mailbox and id") { db in
+            try db.execute(sql: """
+                CREATE TABLE subscription_v10 (
+                    mailbox TEXT NOT NULL REFERENCES mailbox(identity) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    call_id TEXT NOT NULL,
+                    remote_tag TEXT NOT NULL,
+                    local_uri TEXT NOT NULL,
+                    remote_uri TEXT NOT NULL,
+                    remote_target TEXT NOT NULL,
+                    route_set TEXT NOT NULL,
+                    transport TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    event_id TEXT,
+                    remote_cseq INTEGER NOT NULL,
+                    local_cseq_reserved INTEGER NOT NULL,
+                    expires_at REAL NOT NULL,
+                    created_at REAL NOT NULL,
+                    subscriber TEXT NOT NULL,
+                    PRIMARY KEY (mailbox, id)
+                ) WITHOUT ROWID;
+                INSERT INTO subscription_v10 (mailbox, id, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
+                    transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
+                    SELECT mailbox, id, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set, transport, source,
+                        event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber FROM subscription;
+                DROP TABLE subscription;
+                ALTER TABLE subscription_v10 RENAME TO subscription;
+                """)
+        }
         return migrator
     }
 }

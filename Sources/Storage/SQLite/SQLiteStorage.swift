@@ -95,7 +95,12 @@ public final class SQLiteStorage: Storage {
 
     /// The schema versions applied, oldest first.
     public func appliedMigrations() async throws -> [String] {
-        try await pool.read { db -> [String] in try SQLiteSchema.migrator.appliedIdentifiers(db).sorted() }
+        // In the order they were registered (sorted as text, v10 would come before v2).
+        try await pool.read { db -> [String] in
+            let migrator = SQLiteSchema.migrator
+            let applied = try migrator.appliedIdentifiers(db)
+            return migrator.migrations.filter(applied.contains)
+        }
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -792,25 +797,28 @@ public final class SQLiteStorage: Storage {
         try await read { db in try db.rows("SELECT * FROM subscription ORDER BY mailbox, created_at").map(MWISubscription.init(row:)) }
     }
 
+    /// One B-tree entry, on the mailbox's page (keyed by mailbox and id since v10). The
+    /// foreign key finds the mailbox: one that no longer exists is `notFound`.
     public func save(_ subscription: MWISubscription) async throws {
         try await write { db in
-            guard try db.row("SELECT 1 FROM mailbox WHERE identity = ?", [subscription.mailbox]) != nil else {
+            do {
+                try db.run("""
+                    INSERT INTO subscription (mailbox, id, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
+                        transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (mailbox, id) DO UPDATE SET remote_target = excluded.remote_target,
+                        route_set = excluded.route_set, transport = excluded.transport, source = excluded.source,
+                        remote_cseq = excluded.remote_cseq, local_cseq_reserved = excluded.local_cseq_reserved,
+                        expires_at = excluded.expires_at, subscriber = excluded.subscriber
+                    """, subscription.arguments)
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_FOREIGNKEY {
                 throw DirectoryError.notFound("mailbox", subscription.mailbox)
             }
-            try db.run("""
-                INSERT INTO subscription (id, mailbox, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
-                    transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET remote_target = excluded.remote_target, route_set = excluded.route_set,
-                    transport = excluded.transport, source = excluded.source, remote_cseq = excluded.remote_cseq,
-                    local_cseq_reserved = excluded.local_cseq_reserved, expires_at = excluded.expires_at,
-                    subscriber = excluded.subscriber
-                """, subscription.arguments)
         }
     }
 
-    public func removeSubscription(id: String) async throws {
-        try await write { db in try db.run("DELETE FROM subscription WHERE id = ?", [id]) }
+    public func removeSubscription(id: String, mailbox: String) async throws {
+        try await write { db in try db.run("DELETE FROM subscription WHERE mailbox = ? AND id = ?", [mailbox, id]) }
     }
 
     public func log(_ level: DirectoryEvent.Level, kind: String, subject: String, message: String) async throws {
