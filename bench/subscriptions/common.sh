@@ -13,7 +13,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # One product per build: given several --product flags, swift build builds only the last.
 (cd Benchmarks && rm -f .build/release.yaml && for product in mwid mwictl; do swift build -c release --product "$product" 2>&1 | tail -1; done)
-bin=Benchmarks/.build/release/mwid; ctl=Benchmarks/.build/release/mwictl
+# The data folder is made by $template_bin when the script sets it (bench/subscriptions/ab:
+# its first binary, so that binaries of older schemas can be compared), else by this build.
+bin=${template_bin:-Benchmarks/.build/release/mwid}; ctl=Benchmarks/.build/release/mwictl
 run=$(mktemp -d /tmp/mwid-bench-subs-XXXXXX)
 # The crowd, in C: SubscribeBench (Swift, the project's SIP library) spent 100-110 µs of
 # CPU per subscription, a third of the two cores at the rates measured.
