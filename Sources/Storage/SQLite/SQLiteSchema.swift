@@ -293,12 +293,15 @@ enum SQLiteSchema {
                 """)
         }
         // A new subscription wrote three b-trees: the table's end, its random id into the
-        // key's index and its mailbox into the by-mailbox index; that write was a fifth of a
-        // subscription's CPU (session 24). Keyed by (mailbox, id) without a rowid, as voice
-        // messages are since v9, it is one entry on its mailbox's page, and that key is the
-        // by-mailbox index (the cascade from a removed mailbox, a mailbox's listing).
-        // Subscriptions are ended within their mailbox; an id is 60 random bits, and the
-        // notifier draws another should one be live already.
+        // key's index and its mailbox into the by-mailbox index. Keyed by (mailbox, id)
+        // without a rowid, as voice messages are since v9, it is one entry on its mailbox's
+        // page, and that key is the by-mailbox index (the cascade from a removed mailbox, a
+        // mailbox's listing); an unsubscribe or expiry deletes one entry, not three. Phones
+        // subscribing in their mailboxes' order cost the group commit a quarter less CPU;
+        // in a scattered order each still dirties about one random page, as before
+        // (bench/results/2026-12-08-s25-subscriptions.md). Subscriptions are ended within
+        // their mailbox; an id is 60 random bits, and the notifier draws another should
+        // one be live already.
         migrator.registerMigration("v10: subscriptions keyed by mailbox and id") { db in
             try db.execute(sql: """
                 CREATE TABLE subscription_v10 (
