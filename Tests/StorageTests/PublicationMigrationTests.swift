@@ -8,29 +8,22 @@ import UnifiedMessaging
 /// (v7) keeps its publications, their order and their entity tags when mwid migrates it.
 @Suite struct PublicationMigrationTests {
     @Test func publicationsOfAVersion7DatabaseSurviveTheMigration() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-pub-v8-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let path = folder.appendingPathComponent("mwid.sqlite").path
         let now = 1_799_970_000.0
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)")
-            try await queue.write { db in
+        let upTo = "v7: externally-fed mailboxes and their publications (SIP PUBLISH, PUT mwi)"
+        let (folder, path) = try await OlderDatabase.make("pub-v8", upTo: upTo) { db in
+            try db.execute(sql: """
+                INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option, mwi_source, new_count)
+                    VALUES ('bob', '1235', 'Paris', 'Default', 'None', 'External', 4);
+                """)
+            // Two live publications with the same time: the one inserted last is the newer.
+            for (etag, new) in [("tag-a", 2), ("tag-b", 4)] {
                 try db.execute(sql: """
-                    INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security) VALUES ('Paris', 4, 'TelExtn', 'Unsecured');
-                    INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES ('Default', 'Paris', 1, 0);
-                    INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option, mwi_source, new_count)
-                        VALUES ('bob', '1235', 'Paris', 'Default', 'None', 'External', 4);
-                    """)
-                // Two live publications with the same time: the one inserted last is the newer.
-                for (etag, new) in [("tag-a", 2), ("tag-b", 4)] {
-                    try db.execute(sql: """
-                        INSERT INTO mwi_publication (etag, mailbox, new_count, old_count, urgent_new_count, urgent_old_count,
-                            publisher, updated_at, expires_at) VALUES (?, 'bob', ?, 0, 0, 0, 'trusted 127.0.0.1', ?, ?)
-                        """, arguments: [etag, new, now, now + 3600])
-                }
+                    INSERT INTO mwi_publication (etag, mailbox, new_count, old_count, urgent_new_count, urgent_old_count,
+                        publisher, updated_at, expires_at) VALUES (?, 'bob', ?, 0, 0, 0, 'trusted 127.0.0.1', ?, ?)
+                    """, arguments: [etag, new, now, now + 3600])
             }
         }
+        defer { try? FileManager.default.removeItem(at: folder) }
         let storage = try SQLiteStorage(path: path)
         #expect(try await storage.appliedMigrations().contains("v8: publications keyed by mailbox and entity tag"))
         let at = Date(timeIntervalSince1970: now + 10)

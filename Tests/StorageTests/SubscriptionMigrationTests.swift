@@ -9,10 +9,6 @@ import UnifiedMessaging
 /// ended and cascaded as before.
 @Suite struct SubscriptionMigrationTests {
     @Test func subscriptionsOfAVersion9DatabaseSurviveTheMigration() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-sub-v10-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("mwid.sqlite").path
         let at = Date(timeIntervalSince1970: 1_800_000_000)
         func subscription(_ id: String, _ mailbox: String, routes: [String], eventID: String?) -> MWISubscription {
             MWISubscription(id: id, mailbox: mailbox, callID: "call-\(id)@192.0.2.50", remoteTag: "ph-\(id)",
@@ -24,29 +20,24 @@ import UnifiedMessaging
         let alices = [subscription("a00000000000001", "alice", routes: ["<sip:p1;lr>", "<sip:p2;lr>"], eventID: "7"),
                       subscription("a00000000000002", "alice", routes: [], eventID: nil)]
         let bobs = subscription("b00000000000001", "bob", routes: ["<sip:p3;lr>"], eventID: nil)
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v9: voice messages keyed by mailbox and id")
-            try await queue.write { db in
+        let (folder, path) = try await OlderDatabase.make("sub-v10", upTo: "v9: voice messages keyed by mailbox and id") { db in
+            try db.execute(sql: """
+                INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option) VALUES ('alice', '1234', 'Paris', 'Default', 'None');
+                INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option) VALUES ('bob', '1235', 'Paris', 'Default', 'None');
+                """)
+            for s in alices + [bobs] {
+                // The v3 table's column order, id first.
                 try db.execute(sql: """
-                    INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security) VALUES ('Paris', 4, 'TelExtn', 'Unsecured');
-                    INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES ('Default', 'Paris', 1, 0);
-                    INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option) VALUES ('alice', '1234', 'Paris', 'Default', 'None');
-                    INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option) VALUES ('bob', '1235', 'Paris', 'Default', 'None');
-                    """)
-                for s in alices + [bobs] {
-                    // The v3 table's column order, id first.
-                    try db.execute(sql: """
-                        INSERT INTO subscription (id, mailbox, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
-                            transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [s.id, s.mailbox, s.callID, s.remoteTag, s.localURI, s.remoteURI, s.remoteTarget,
-                                         s.routeSet.joined(separator: "\n"), s.transport, s.source, s.eventID, s.remoteCSeq,
-                                         s.localCSeqReserved, s.expiresAt.timeIntervalSince1970, s.createdAt.timeIntervalSince1970,
-                                         s.subscriber])
-                }
+                    INSERT INTO subscription (id, mailbox, call_id, remote_tag, local_uri, remote_uri, remote_target, route_set,
+                        transport, source, event_id, remote_cseq, local_cseq_reserved, expires_at, created_at, subscriber)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [s.id, s.mailbox, s.callID, s.remoteTag, s.localURI, s.remoteURI, s.remoteTarget,
+                                     s.routeSet.joined(separator: "\n"), s.transport, s.source, s.eventID, s.remoteCSeq,
+                                     s.localCSeqReserved, s.expiresAt.timeIntervalSince1970, s.createdAt.timeIntervalSince1970,
+                                     s.subscriber])
             }
         }
+        defer { try? FileManager.default.removeItem(at: folder) }
         let storage = try SQLiteStorage(path: path)
         #expect(try await storage.appliedMigrations().last == "v10: subscriptions keyed by mailbox and id")
         #expect(try await storage.subscriptions() == alices + [bobs], "every field of every subscription, by mailbox")

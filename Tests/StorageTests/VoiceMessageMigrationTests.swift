@@ -8,40 +8,29 @@ import UnifiedMessaging
 /// every message, each field of it, and what can be done with it when mwid migrates it.
 @Suite struct VoiceMessageMigrationTests {
     @Test func messagesOfAVersion8DatabaseSurviveTheMigration() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("mwid-msg-v9-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let path = folder.appendingPathComponent("mwid.sqlite").path
         let t0 = 1_799_970_000.0
         let urgentUnheard = VoiceMessage(id: "m1", from: "+33142685300", receivedAt: Date(timeIntervalSince1970: t0), durationSeconds: 12,
                                          urgent: true, protected: true, read: false, transcript: "Call me back")
         let heard = VoiceMessage(id: "m2", from: "1234", receivedAt: Date(timeIntervalSince1970: t0 + 60), durationSeconds: 3,
                                  urgent: false, protected: false, read: true, transcript: nil)
         let bobs = VoiceMessage(id: "m3", from: "5678", receivedAt: Date(timeIntervalSince1970: t0 + 5), durationSeconds: 40)
-        do {
-            let queue = try DatabaseQueue(path: path)
-            try SQLiteSchema.migrator.migrate(queue, upTo: "v8: publications keyed by mailbox and entity tag")
-            try await queue.write { db in
+        let (folder, path) = try await OlderDatabase.make("msg-v9", upTo: "v8: publications keyed by mailbox and entity tag") { db in
+            for (identity, number, messages) in [("alice", "1234", [urgentUnheard, heard]), ("bob", "1235", [bobs])] {
+                let state = MessageWaitingState(messages: messages)
                 try db.execute(sql: """
-                    INSERT INTO dial_plan (name, number_of_digits, uri_type, voip_security) VALUES ('Paris', 4, 'TelExtn', 'Unsecured');
-                    INSERT INTO mailbox_policy (name, dial_plan, allow_mwi, allow_sms) VALUES ('Default', 'Paris', 1, 0);
-                    """)
-                for (identity, number, messages) in [("alice", "1234", [urgentUnheard, heard]), ("bob", "1235", [bobs])] {
-                    let state = MessageWaitingState(messages: messages)
+                    INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option, new_count, old_count,
+                        urgent_new_count, urgent_old_count) VALUES (?, ?, 'Paris', 'Default', 'None', ?, ?, ?, ?)
+                    """, arguments: [identity, number, state.new, state.old, state.urgentNew, state.urgentOld])
+                for m in messages {
                     try db.execute(sql: """
-                        INSERT INTO mailbox (identity, extension, dial_plan, policy, sms_option, new_count, old_count,
-                            urgent_new_count, urgent_old_count) VALUES (?, ?, 'Paris', 'Default', 'None', ?, ?, ?, ?)
-                        """, arguments: [identity, number, state.new, state.old, state.urgentNew, state.urgentOld])
-                    for m in messages {
-                        try db.execute(sql: """
-                            INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """, arguments: [m.id, identity, m.from, m.receivedAt.timeIntervalSince1970, m.durationSeconds,
-                                             m.urgent, m.protected, m.read, m.transcript])
-                    }
+                        INSERT INTO voice_message (id, mailbox, caller, received_at, duration_seconds, urgent, protected, read, transcript)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [m.id, identity, m.from, m.receivedAt.timeIntervalSince1970, m.durationSeconds,
+                                         m.urgent, m.protected, m.read, m.transcript])
                 }
             }
         }
+        defer { try? FileManager.default.removeItem(at: folder) }
         let storage = try SQLiteStorage(path: path)
         #expect(try await storage.appliedMigrations().contains("v9: voice messages keyed by mailbox and id"))
         // Every field, newest first, each message in its own mailbox only.
